@@ -1,0 +1,3 @@
+from fog_node.cli import main
+
+raise SystemExit(main())

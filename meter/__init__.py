@@ -1,0 +1,1 @@
+"""Simulated smart meters: many per process, publishing SenML readings over MQTT."""

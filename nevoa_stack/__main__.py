@@ -1,0 +1,3 @@
+from nevoa_stack.cli import main
+
+raise SystemExit(main())

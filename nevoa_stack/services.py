@@ -1,0 +1,211 @@
+"""Real Mosquitto and Redis on free loopback ports: the one way tests and ``make run``
+get them.
+
+A Docker engine with the image already present gives a container (testcontainers);
+otherwise, the locally installed ``mosquitto`` and ``redis-server`` binaries run as
+child processes. No registry is reachable on our machines, so a running engine
+without the image falls back to the binaries too. Either way the service can be
+stopped, killed (-9) and started again on the same port, for fault-injection tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from abc import ABC, abstractmethod
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from nevoa_stack.processes import ChildProcess, free_port, port_open
+
+log = logging.getLogger("nevoa.stack")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MOSQUITTO_DEV_CONF = REPO_ROOT / "broker" / "mosquitto-dev.conf"
+MOSQUITTO_IMAGE = os.environ.get("NEVOA_MOSQUITTO_IMAGE", "eclipse-mosquitto:2")
+REDIS_IMAGE = os.environ.get("NEVOA_REDIS_IMAGE", "redis:7")
+HOST = "127.0.0.1"
+
+
+def find_binary(name: str) -> str | None:
+    return shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()),
+        None,
+    )
+
+
+@cache
+def docker_has_image(image: str) -> bool:
+    """True when a Docker engine answers and already holds ``image``."""
+    if os.environ.get("NEVOA_NO_CONTAINERS"):
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        client.images.get(image)
+        return True
+    except Exception:  # noqa: BLE001 - no engine, no permission, no image: all mean "no"
+        return False
+
+
+class Service(ABC):
+    name: str
+    host = HOST
+    port: int
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Graceful stop: Mosquitto and Redis save their data."""
+
+    @abstractmethod
+    def kill(self) -> None:
+        """kill -9: nothing saved beyond what was already on disk."""
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class _BinaryService(Service):
+    def __init__(self, name: str, workdir: Path, port: int | None) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.port = port or free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._process = ChildProcess(name, self.argv(), workdir / f"{name}.log")
+
+    @abstractmethod
+    def argv(self) -> list[str]: ...
+
+    def start(self) -> None:
+        if port_open(self.host, self.port):
+            raise RuntimeError(f"{self.name}: port {self.port} is already in use")
+        self._process.start()
+        self._process.wait_port(self.host, self.port)
+
+    def stop(self) -> None:
+        self._process.stop()
+
+    def kill(self) -> None:
+        self._process.kill()
+
+
+class MosquittoBinary(_BinaryService):
+    def argv(self) -> list[str]:
+        conf = self.workdir / "mosquitto.conf"
+        data = self.workdir / "data"
+        data.mkdir(exist_ok=True)
+        conf.write_text(
+            MOSQUITTO_DEV_CONF.read_text()
+            + f"\nlistener {self.port} {self.host}\npersistence_location {data}/\n"
+        )
+        binary = find_binary("mosquitto")
+        if binary is None:
+            raise RuntimeError("mosquitto is not installed: apt-get install mosquitto")
+        return [binary, "-c", str(conf)]
+
+
+class RedisBinary(_BinaryService):
+    def __init__(self, name: str, workdir: Path, port: int | None, durable: bool) -> None:
+        self.durable = durable
+        super().__init__(name, workdir, port)
+
+    def argv(self) -> list[str]:
+        binary = find_binary("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed: apt-get install redis-server")
+        durability = (
+            # every write is on disk before Redis answers: an acknowledged reading survives
+            # kill -9 of Redis (one fsync per batch, since the fog writes batches)
+            ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+            if self.durable
+            else ["--appendonly", "no", "--save", ""]
+        )
+        return [binary, "--port", str(self.port), "--bind", self.host, "--dir",
+                str(self.workdir), "--protected-mode", "yes", "--daemonize", "no", *durability]
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+
+class ContainerService(Service):
+    """The same service from a local image, its port bound to a fixed loopback port."""
+
+    def __init__(self, name: str, image: str, container_port: int, port: int | None,
+                 command: str | None = None, volumes: dict[str, str] | None = None) -> None:
+        from testcontainers.core.container import DockerContainer
+
+        self.name = name
+        self.port = port or free_port()
+        c = DockerContainer(image).with_bind_ports(container_port, (self.host, self.port))
+        if command:
+            c = c.with_command(command)
+        for host_path, container_path in (volumes or {}).items():
+            c = c.with_volume_mapping(host_path, container_path, "rw")
+        self._container: Any = c
+        self._started = False
+
+    def _wait(self) -> None:
+        import time
+
+        deadline = time.monotonic() + 30
+        while not port_open(self.host, self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: container did not open port {self.port}")
+            time.sleep(0.1)
+
+    def start(self) -> None:
+        if not self._started:
+            self._container.start()
+            self._started = True
+        else:
+            self._container.get_wrapped_container().start()
+        self._wait()
+
+    def stop(self) -> None:
+        self._container.get_wrapped_container().stop(timeout=10)
+
+    def kill(self) -> None:
+        self._container.get_wrapped_container().kill()
+
+    def remove(self) -> None:
+        self._container.stop()
+
+
+class RedisContainer(ContainerService):
+    def __init__(self, name: str, port: int | None, durable: bool) -> None:
+        cmd = ("redis-server --appendonly yes --appendfsync always --save ''" if durable
+               else "redis-server --appendonly no --save ''")
+        super().__init__(name, REDIS_IMAGE, 6379, port, command=cmd)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+
+def broker(workdir: Path, name: str = "mosquitto", port: int | None = None) -> Service:
+    """A Mosquitto with nevoa's dev settings, not yet started."""
+    if docker_has_image(MOSQUITTO_IMAGE):
+        workdir.mkdir(parents=True, exist_ok=True)
+        conf = workdir / "mosquitto.conf"
+        conf.write_text(MOSQUITTO_DEV_CONF.read_text()
+                        + "\nlistener 1883 0.0.0.0\npersistence_location /mosquitto/data/\n")
+        return ContainerService(name, MOSQUITTO_IMAGE, 1883, port,
+                                volumes={str(conf): "/mosquitto/config/mosquitto.conf"})
+    return MosquittoBinary(name, workdir, port)
+
+
+def redis_server(workdir: Path, name: str = "redis", port: int | None = None,
+                 durable: bool = True) -> RedisBinary | RedisContainer:
+    """A Redis, durable (AOF, fsync always) unless told otherwise, not yet started."""
+    if docker_has_image(REDIS_IMAGE):
+        return RedisContainer(name, port, durable)
+    return RedisBinary(name, workdir, port, durable)

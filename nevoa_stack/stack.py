@@ -1,0 +1,146 @@
+"""LocalStack: every nevoa process of a small deployment on this machine.
+
+Per region: a Mosquitto, a Redis and a fog node. Then the cloud's Redis, the cloud
+API and (optionally) a meter fleet per region. Each process runs as a child in its own
+process group and is stopped, in reverse order, by :meth:`LocalStack.stop`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nevoa_stack.processes import ChildProcess, free_port
+from nevoa_stack.services import HOST, RedisBinary, RedisContainer, Service, broker, redis_server
+
+log = logging.getLogger("nevoa.stack")
+
+
+@dataclass
+class RegionProcesses:
+    name: str
+    broker: Service
+    redis: RedisBinary | RedisContainer
+    fog_port: int
+    fog: ChildProcess | None = None
+    meters: ChildProcess | None = None
+
+    @property
+    def fog_url(self) -> str:
+        return f"http://{HOST}:{self.fog_port}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "broker": {"host": self.broker.host, "port": self.broker.port},
+            "redis_url": self.redis.url,
+            "fog_url": self.fog_url,
+        }
+
+
+@dataclass
+class LocalStack:
+    workdir: Path
+    regions: list[str]
+    cloud_port: int = 8000
+    python: str = sys.executable
+    region_processes: dict[str, RegionProcesses] = field(default_factory=dict)
+    cloud_redis: RedisBinary | RedisContainer | None = None
+    cloud: ChildProcess | None = None
+    _started: list[Any] = field(default_factory=list)
+
+    @property
+    def cloud_url(self) -> str:
+        return f"http://{HOST}:{self.cloud_port}"
+
+    def _child(self, name: str, module: str, *args: str) -> ChildProcess:
+        child = ChildProcess(name, [self.python, "-m", module, *args],
+                             self.workdir / "logs" / f"{name}.log")
+        child.start()
+        self._started.append(child)
+        return child
+
+    def _service(self, service: Service) -> None:
+        service.start()
+        self._started.append(service)
+
+    def start_region(self, region: str) -> RegionProcesses:
+        base = self.workdir / region
+        rp = RegionProcesses(
+            region,
+            broker(base / "mosquitto", name=f"mosquitto-{region}"),
+            redis_server(base / "redis", name=f"redis-{region}"),
+            free_port(),
+        )
+        self._service(rp.broker)
+        self._service(rp.redis)
+        rp.fog = self.start_fog(rp)
+        self.region_processes[region] = rp
+        return rp
+
+    def start_fog(self, rp: RegionProcesses) -> ChildProcess:
+        fog = self._child(
+            f"fog-{rp.name}", "fog_node", "--region", rp.name,
+            "--broker-host", rp.broker.host, "--broker-port", str(rp.broker.port),
+            "--redis-url", rp.redis.url, "--http-port", str(rp.fog_port),
+        )
+        fog.wait_port(HOST, rp.fog_port)
+        return fog
+
+    def start_cloud(self, demo_meters_per_region: int = 0) -> None:
+        self.cloud_redis = redis_server(self.workdir / "cloud-redis", name="redis-cloud")
+        self._service(self.cloud_redis)
+        redis_url = self.cloud_redis.url
+        if demo_meters_per_region:
+            loader = ChildProcess(
+                "load-demo",
+                [self.python, "-m", "cloud", "--redis-url", redis_url, "load-demo",
+                 "--regions", ",".join(self.regions),
+                 "--meters-per-region", str(demo_meters_per_region)],
+                self.workdir / "logs" / "load-demo.log",
+            )
+            loader.start()
+            assert loader.proc is not None
+            if loader.proc.wait(60) != 0:
+                raise RuntimeError(f"loading the demo customers failed:\n{loader.tail()}")
+        fogs = [f"--fog={r}={rp.fog_url}" for r, rp in self.region_processes.items()]
+        self.cloud = self._child("cloud", "cloud", "--redis-url", redis_url, "serve",
+                                 "--port", str(self.cloud_port), *fogs)
+        self.cloud.wait_port(HOST, self.cloud_port)
+
+    def start_meters(self, region: str, count: int, interval: float,
+                     extra: tuple[str, ...] = ()) -> ChildProcess:
+        rp = self.region_processes[region]
+        rp.meters = self._child(
+            f"meters-{region}", "meter", "--region", region,
+            "--broker-host", rp.broker.host, "--broker-port", str(rp.broker.port),
+            "--count", str(count), "--interval", str(interval),
+            "--state-file", str(self.workdir / region / "meters-state.json"), *extra,
+        )
+        return rp.meters
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "cloud_url": self.cloud_url,
+            "cloud_redis_url": self.cloud_redis.url if self.cloud_redis else None,
+            "regions": {r: rp.describe() for r, rp in self.region_processes.items()},
+            "logs": str(self.workdir / "logs"),
+        }
+
+    def write_description(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.describe(), indent=2) + "\n")
+
+    def stop(self) -> None:
+        """Stop everything started, newest first (meters before brokers)."""
+        while self._started:
+            item = self._started.pop()
+            try:
+                item.stop()
+                if hasattr(item, "remove"):
+                    item.remove()
+            except Exception:  # noqa: BLE001 - keep stopping the rest
+                log.exception("could not stop %s", getattr(item, "name", item))
