@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
-from flask.typing import ResponseReturnValue
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("nevoa.http")
 
 
-def error_response(status: int, message: str, **extra: object) -> ResponseReturnValue:
-    return jsonify(error=message, status=status, **extra), status
+def error_response(status: int, message: str, **extra: object) -> Response:
+    response = jsonify(error=message, status=status, **extra)
+    response.status_code = status
+    return response
 
 
 def register_json_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> ResponseReturnValue:
+    def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         response = error_response(status, exc.description or exc.name)
-        if status == 405 and exc.get_response().headers.get("Allow"):
-            body, code = response  # type: ignore[misc]
-            return body, code, {"Allow": exc.get_response().headers["Allow"]}
+        allow = exc.get_response().headers.get("Allow")
+        if allow:  # 405 says which methods the route accepts
+            response.headers["Allow"] = allow
         return response
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> ResponseReturnValue:
+    def unexpected(exc: Exception) -> Response:
         if isinstance(exc, HTTPException):
             return http_error(exc)
         log.exception("unhandled error")

@@ -82,9 +82,8 @@ def _check_args(action: Action, args: dict[str, Any]) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
                 or not math.isfinite(seconds) or not 0 < seconds <= 86_400:
             raise CommandError("set_interval needs args.seconds from 0 (exclusive) to 86400")
-    elif action is Action.SET_TENDENCY:
-        if args.get("tendency") not in TENDENCIES:
-            raise CommandError("set_tendency needs args.tendency: " + ", ".join(TENDENCIES))
+    elif action is Action.SET_TENDENCY and args.get("tendency") not in TENDENCIES:
+        raise CommandError("set_tendency needs args.tendency: " + ", ".join(TENDENCIES))
 
 
 def _load_object(payload: bytes | str, what: str) -> dict[str, Any]:

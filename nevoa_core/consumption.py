@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import pairwise
 
 from nevoa_core.money import round_quantity, to_decimal
 
@@ -29,7 +30,7 @@ class NotEnoughReadings(ValueError):
 def periods(registers: Sequence[float | Decimal]) -> list[Decimal]:
     """Consumption between consecutive register readings, oldest first."""
     values = [to_decimal(r) for r in registers]
-    return [later - earlier for earlier, later in zip(values, values[1:], strict=False)]
+    return [later - earlier for earlier, later in pairwise(values)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,7 +197,8 @@ def _add_record(groups: list[_Group], record: dict[str, Any], bt: float) -> None
         raise WireError(RejectReason.MISSING_FIELD, f"record {name!r} before any register record")
     group = groups[-1]
     if time != group.time:
-        raise WireError(RejectReason.NOT_SENML, f"record {name!r} has another time than its reading")
+        raise WireError(RejectReason.NOT_SENML,
+                        f"record {name!r} has another time than its reading")
     if name == "seq":
         seq = record.get("v")
         if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:

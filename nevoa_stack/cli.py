@@ -101,7 +101,7 @@ def run(a: argparse.Namespace) -> int:
                 log.error("%s stopped unexpectedly; see %s", dead[0].name, dead[0].log_path)
                 return 1
         return 0
-    except Exception as exc:  # noqa: BLE001 - say what failed, then clean up
+    except Exception as exc:  # say what failed, then clean up
         log.error("could not start the stack: %s", exc)
         return 1
     finally:

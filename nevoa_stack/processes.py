@@ -70,7 +70,7 @@ class ChildProcess:
                 env={**os.environ, **self.env} if self.env is not None else None,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads hold locks here
+                preexec_fn=_die_with_parent,  # safe: no threads hold locks at fork here
             )
 
     @property

@@ -142,5 +142,5 @@ class LocalStack:
                 item.stop()
                 if hasattr(item, "remove"):
                     item.remove()
-            except Exception:  # noqa: BLE001 - keep stopping the rest
+            except Exception:  # keep stopping the rest
                 log.exception("could not stop %s", getattr(item, "name", item))

@@ -28,7 +28,7 @@ def wait_until(probe: Callable[[], T | None], timeout: float = 15.0, every: floa
 def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
          timeout: float = 10.0) -> tuple[int, Any]:
     """(status, decoded JSON body) of an HTTP call; error statuses are returned, not raised."""
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={
         "Content-Type": "application/json", **(headers or {})})
     try:
