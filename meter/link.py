@@ -93,7 +93,8 @@ class MqttLink:
         """Wait (a bounded time) for outstanding PUBACKs, then disconnect cleanly."""
         deadline = threading.Event()
         waited = 0.0
-        while self.outstanding() > 0 and self.connected.is_set() and waited < drain_timeout:
+        # also while still connecting: messages queued before CONNACK go out after it
+        while self.outstanding() > 0 and waited < drain_timeout:
             deadline.wait(0.05)
             waited += 0.05
         if self.config.will_topic and self.connected.is_set():
