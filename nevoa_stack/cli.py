@@ -96,7 +96,7 @@ def run(a: argparse.Namespace) -> int:
         stack.write_description(workdir / "stack.json")
         print(_banner(stack), flush=True)
         while not stop.wait(2.0):
-            dead = [c for c in stack._started if hasattr(c, "running") and not c.running]
+            dead = stack.exited()
             if dead:
                 log.error("%s stopped unexpectedly; see %s", dead[0].name, dead[0].log_path)
                 return 1

@@ -122,6 +122,10 @@ class LocalStack:
         )
         return rp.meters
 
+    def exited(self) -> list[ChildProcess]:
+        """Child programs that have stopped on their own."""
+        return [c for c in self._started if isinstance(c, ChildProcess) and not c.running]
+
     def describe(self) -> dict[str, Any]:
         return {
             "cloud_url": self.cloud_url,
