@@ -5,9 +5,9 @@ The fleet is either a region list with a meter count per region (ids follow the
 simulator's scheme, ``{region}-{kind}{index:06d}``) or a CSV export with a
 ``meter_id,region`` header. For each region the output directory receives:
 
-  {region}/passwd      hashed (mosquitto_passwd -U when installed, else the same
-                       sha512-pbkdf2 format computed here); mounted into that broker
-  {region}/acl         the ACL file for that broker
+  {region}/broker/passwd  hashed (mosquitto_passwd -U when installed, else the same
+                          sha512-pbkdf2 format computed here)
+  {region}/broker/acl     the ACL file; {region}/broker/ is what that broker mounts
   {region}/meters.csv  meter_id,username,password of per-meter accounts (secret)
   {region}/services.csv username,password of the region's service accounts (secret)
   credentials.env      passwords of the service accounts as compose variables (secret)
@@ -223,9 +223,13 @@ def generate(fleet: Fleet, out: Path, rotate: bool = False, use_tool: bool = Tru
         write_secret_csv(region_dir / "meters.csv", ["meter_id", "username", "password"],
                          ([m, m, pw] for m, pw in meter_creds.items()))
         creds.update(meter_creds)
-        hasher = write_passwd(region_dir / "passwd", creds, use_tool)
-        (region_dir / "acl").write_text(acl_text(region))
-        os.chmod(region_dir / "acl", 0o644)
+        # Only hashes and rules go where the broker container can see them.
+        broker_dir = region_dir / "broker"
+        broker_dir.mkdir(exist_ok=True)
+        os.chmod(broker_dir, 0o755)
+        hasher = write_passwd(broker_dir / "passwd", creds, use_tool)
+        (broker_dir / "acl").write_text(acl_text(region))
+        os.chmod(broker_dir / "acl", 0o644)
     fd = os.open(out / "credentials.env", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(env_lines) + "\n")

@@ -34,6 +34,12 @@ for arg in "$@"; do
     esac
 done
 
+pip_quiet() {
+    # pip without progress chatter or warnings about this machine's unused local indexes.
+    "$@" --quiet --disable-pip-version-check 2>&1 \
+        | { grep -v 'is ignored: it is neither a file nor a directory' || true; } >&2
+}
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 debian_mirror() {
@@ -113,19 +119,40 @@ import sys, tomllib
 with open(sys.argv[1], "rb") as f:
     print("\n".join(tomllib.load(f)["project"].get("dependencies", [])))
 EOF
-    "$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-        --implementation cp --python-version "$pyver" --platform manylinux_2_36_x86_64 \
-        -d "$ctx/wheels" -r "$ctx/wheels/requirements.in"
+    local host_pyver
+    host_pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+    if [ "$host_pyver" != "$pyver" ]; then
+        echo "host Python $host_pyver differs from the image's $pyver: set PYTHON to a" \
+             "python$pyver with pip so the downloaded wheels fit the image" >&2
+        exit 1
+    fi
+    pip_quiet "$python" -m pip download --only-binary=:all: -d "$ctx/wheels" \
+        -r "$ctx/wheels/requirements.in"
+    # Environment markers were evaluated for the host interpreter (e.g. redis needs
+    # async-timeout below Python 3.11.3 only): let the image's pip, offline, name what is
+    # still missing for it, and fetch that on the host until nothing is.
+    local missing round
+    for round in $(seq 1 20); do
+        missing="$(docker run --rm --network none -v "$ctx/wheels:/w:ro" "$base_image" sh -c \
+            'python3 -m venv /tmp/v && /tmp/v/bin/pip install --disable-pip-version-check \
+             --no-index --find-links /w --dry-run --quiet -r /w/requirements.in 2>&1' \
+            | sed -n 's/^ERROR: No matching distribution found for \([^;]*\).*/\1/p' || true)"
+        [ -z "$missing" ] && break
+        log "fetching for the image's Python: $missing"
+        pip_quiet "$python" -m pip download --only-binary=:all: --no-deps -d "$ctx/wheels" "$missing"
+        [ "$round" = 20 ] && { echo "could not complete the wheel set" >&2; exit 1; }
+    done
     # Pin what was downloaded so the dependency layer only changes with the wheel set.
     (cd "$ctx/wheels" && ls -1 ./*.whl | sort | sed 's|^\./||') >"$ctx/wheels/requirements.txt"
-    "$python" -m pip wheel --quiet --disable-pip-version-check --no-deps \
-        -w "$ctx/app" "$repo"
+    pip_quiet "$python" -m pip wheel --no-deps -w "$ctx/app" "$repo"
     cp "$here/Dockerfile" "$here/meter-replica.py" "$ctx/"
     log "docker build $app_image"
-    DOCKER_BUILDKIT=0 docker build --quiet --build-arg "BASE_IMAGE=$base_image" \
-        -t "$app_image" "$ctx" >/dev/null 2> >(grep -v -e 'legacy builder is deprecated' \
-        -e 'BuildKit is currently disabled' -e 'buildx component' -e 'docs.docker.com' \
-        -e '^ *$' -e 'DEPRECATED' >&2)
+    # The classic builder: no buildx plugin is needed, and the context is already minimal.
+    if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE_IMAGE=$base_image" \
+            -t "$app_image" "$ctx" >"$here/.build/docker-build.log" 2>&1; then
+        tail -n 40 "$here/.build/docker-build.log" >&2
+        exit 1
+    fi
     docker run --rm "$app_image" sh -c 'nevoa-fog --help >/dev/null && echo app image ok' >&2
 }
 

@@ -71,8 +71,8 @@ def region_broker(accounts_dir: Path, tmp_path: Path) -> Iterator[Broker]:
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(render_broker_conf((REPO / "broker" / "mosquitto.conf").read_text(), {
         "listener": f"{port} 127.0.0.1",
-        "password_file": str(accounts_dir / "r1" / "passwd"),
-        "acl_file": str(accounts_dir / "r1" / "acl"),
+        "password_file": str(accounts_dir / "r1" / "broker" / "passwd"),
+        "acl_file": str(accounts_dir / "r1" / "broker" / "acl"),
         "persistence": "false",
         "persistence_location": f"{tmp_path}/",
         # Started as root, mosquitto would switch to the `mosquitto` user, which may not
