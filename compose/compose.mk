@@ -1,7 +1,8 @@
 # Docker Compose deployment targets, included by the main Makefile
 # (`include compose/compose.mk`). Every target runs from the repository root.
 
-COMPOSE_PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+# The main Makefile's virtualenv interpreter when included from it.
+COMPOSE_PYTHON ?= $(or $(PY),$(if $(wildcard .venv/bin/python),.venv/bin/python,python3))
 COMPOSE_REGIONS ?= r1,r2
 # Meters simulated by one replica of meter-<region>, and replicas per region.
 METERS_PER_REPLICA ?= 500
@@ -48,8 +49,8 @@ scale: ## set meter replicas per region: make scale METER_REPLICAS=4
 	$(DC) up -d --wait --no-deps --scale meter-r1=$(METER_REPLICAS) \
 		--scale meter-r2=$(METER_REPLICAS) meter-r1 meter-r2
 
-compose-config: ## validate compose/docker-compose.yml with docker compose config -q
+compose-config: install ## validate compose/docker-compose.yml with docker compose config -q
 	$(COMPOSE_PYTHON) -m pytest -q -p no:cacheprovider tests/compose/test_compose_config.py
 
-test-compose: docker-engine ## opt-in end-to-end test: builds images, runs 2 regions x 1,000 meters in Docker
+test-compose: install docker-engine ## opt-in end-to-end test: builds images, runs 2 regions x 1,000 meters in Docker
 	NEVOA_TEST_COMPOSE=1 $(COMPOSE_PYTHON) -m pytest -m compose -v -s -p no:cacheprovider tests/compose

@@ -47,7 +47,8 @@ def reverse_lookup(ip: str, server: tuple[str, int] = EMBEDDED_DNS) -> str:
     query_id = random.randrange(1 << 16)
     qname = ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
     question = b"".join(bytes([len(p)]) + p.encode() for p in qname.split(".")) + b"\0"
-    request = struct.pack("!6H", query_id, 0x0100, 1, 0, 0, 0) + question + struct.pack("!2H", 12, 1)
+    header = struct.pack("!6H", query_id, 0x0100, 1, 0, 0, 0)  # recursion desired, 1 question
+    request = header + question + struct.pack("!2H", 12, 1)  # type PTR, class IN
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(2.0)
         for _attempt in range(5):

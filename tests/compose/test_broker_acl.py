@@ -115,7 +115,7 @@ class Session:
         self.client.username_pw_set(username, password)
         self.client.on_connect = lambda _c, _u, _f, rc, _p: self._connack.put(rc)
         self.client.on_subscribe = lambda _c, _u, _mid, rcs, _p: self._subacks.put(rcs)
-        self.client.on_message = lambda _c, _u, m: self.received.put((m.topic, m.payload))
+        self.client.on_message = lambda _c, _u, m: self.received.put((m.topic, bytes(m.payload)))
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         self.reason = self._connack.get(timeout=TIMEOUT)

@@ -1,0 +1,189 @@
+"""End to end in Docker: two regions, several meter replicas (2 x 1,000 meters by
+default), readings reaching each region's Redis and the cloud API. Opt-in and slow:
+`make test-compose` starts a Docker engine if none answers, builds the images without a
+registry, runs the stack under its own project name and removes it afterwards.
+
+Tunables: NEVOA_E2E_REPLICAS (meter replicas per region, default 4),
+NEVOA_E2E_METERS_PER_REPLICA (default 250), NEVOA_E2E_INTERVAL (seconds, default 5),
+NEVOA_E2E_WINDOW (measurement window in seconds, default 30)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.compose
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "compose" / "docker-compose.yml"
+REGIONS = ("r1", "r2")
+REPLICAS = int(os.environ.get("NEVOA_E2E_REPLICAS", "4"))
+METERS_PER_REPLICA = int(os.environ.get("NEVOA_E2E_METERS_PER_REPLICA", "250"))
+INTERVAL = float(os.environ.get("NEVOA_E2E_INTERVAL", "5"))
+WINDOW = float(os.environ.get("NEVOA_E2E_WINDOW", "30"))
+METERS_PER_REGION = REPLICAS * METERS_PER_REPLICA
+# Demo directory: maria (10001) has meter r1-e000001, joao (10002) r2-e000001; the
+# customer of meter <region k>-e<i> otherwise has registration k * 1,000,000 + i.
+FIRST_CUSTOMERS = {"r1": "10001", "r2": "10002"}
+
+
+def last_customer(region_number: int) -> str:
+    return str(region_number * 1_000_000 + METERS_PER_REGION)
+
+
+@dataclass
+class Stack:
+    compose: list[str]
+    project: str
+    env: dict[str, str]
+    cloud_url: str
+
+    def run(self, *args: str, timeout: float = 120, check: bool = True
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.compose, "-f", str(COMPOSE_FILE), "-p", self.project,
+                               "--env-file", self.env["NEVOA_ACCOUNTS_DIR"] + "/credentials.env",
+                               *args], env=self.env, capture_output=True, text=True,
+                              timeout=timeout, check=check)
+
+    def fog_get(self, region: str, path: str) -> Any:
+        """GET on a fog node's API, which is not published: from inside its container."""
+        script = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
+                  f"'http://127.0.0.1:8080{path}', timeout=10).read().decode())")
+        return json.loads(self.run("exec", "-T", f"fog-{region}", "python3", "-c", script).stdout)
+
+    def cloud(self, method: str, path: str, body: dict[str, Any] | None = None
+              ) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.cloud_url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def step(what: str, *command: str, timeout: float = 1800) -> None:
+    print(f"\n[compose e2e] {what}", flush=True)
+    subprocess.run(command, check=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def stack(compose_cmd: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if os.environ.get("NEVOA_TEST_COMPOSE") != "1":
+        pytest.skip("opt-in: run `make test-compose` (sets NEVOA_TEST_COMPOSE=1)")
+    step("Docker engine", str(REPO / "compose" / "ensure-docker.sh"), timeout=300)
+    step("images", str(REPO / "compose" / "build-base-images.sh"))
+    accounts = tmp_path_factory.mktemp("compose-accounts")
+    step("MQTT accounts", sys.executable, str(REPO / "broker" / "gen_accounts.py"),
+         "--regions", ",".join(REGIONS), "--meters-per-region", str(METERS_PER_REGION),
+         "--out", str(accounts), timeout=120)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEVOA_")}
+    env.update(NEVOA_ACCOUNTS_DIR=str(accounts), NEVOA_CLOUD_PORT=str(port),
+               NEVOA_METERS_PER_REPLICA=str(METERS_PER_REPLICA),
+               NEVOA_METER_REPLICAS=str(REPLICAS), NEVOA_METER_INTERVAL=str(INTERVAL),
+               NEVOA_DEMO_METERS_PER_REGION=str(METERS_PER_REGION))
+    s = Stack(compose_cmd, f"nevoa-e2e-{os.getpid()}", env, f"http://127.0.0.1:{port}")
+    print(f"\n[compose e2e] up: project {s.project}, {len(REGIONS)} regions x {REPLICAS} "
+          f"replicas x {METERS_PER_REPLICA} meters, every {INTERVAL:g} s", flush=True)
+    try:
+        started = time.monotonic()
+        up = s.run("up", "-d", "--wait", "--wait-timeout", "300", timeout=420, check=False)
+        assert up.returncode == 0, f"compose up failed:\n{up.stderr[-3000:]}"
+        print(f"[compose e2e] healthy after {time.monotonic() - started:.0f} s", flush=True)
+        yield s
+    finally:
+        if sys.exc_info()[0] is not None or os.environ.get("NEVOA_E2E_LOGS"):
+            print(s.run("logs", "--tail", "30", check=False).stdout[-8000:])
+        s.run("down", "--volumes", "--remove-orphans", "--timeout", "30", timeout=300,
+              check=False)
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(2)
+
+
+def test_every_meter_of_both_regions_reaches_redis(stack: Stack) -> None:
+    for region in REGIONS:
+        wait_for(lambda r=region: stack.fog_get(r, "/api/v1/stats")["meters"] >= METERS_PER_REGION,
+                 timeout=6 * INTERVAL + 60, what=f"{METERS_PER_REGION} meters stored in {region}")
+    stats = {r: stack.fog_get(r, "/api/v1/stats") for r in REGIONS}
+    for region, s in stats.items():
+        assert s["meters"] == METERS_PER_REGION, (region, s)  # disjoint replica id ranges
+        assert s["rejected_total"] == 0, (region, s)
+
+
+def test_readings_per_second_reaching_redis(stack: Stack) -> None:
+    before = {r: stack.fog_get(r, "/api/v1/stats")["stored"] for r in REGIONS}
+    t0 = time.monotonic()
+    time.sleep(WINDOW)
+    after = {r: stack.fog_get(r, "/api/v1/stats")["stored"] for r in REGIONS}
+    elapsed = time.monotonic() - t0
+    rates = {r: (after[r] - before[r]) / elapsed for r in REGIONS}
+    offered = METERS_PER_REGION / INTERVAL
+    containers = stack.run("ps", "-q").stdout.split()
+    usage = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format",
+         "{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}", *containers],
+        capture_output=True, text=True, check=True, timeout=120).stdout
+    print(f"\n[compose e2e] {len(containers)} containers, {2 * METERS_PER_REGION} meters "
+          f"({REPLICAS} replicas x {METERS_PER_REPLICA} per region), one reading per meter "
+          f"every {INTERVAL:g} s; offered {offered:.0f}/s per region")
+    for region in REGIONS:
+        print(f"[compose e2e] {region}: {rates[region]:.1f} readings/s stored in Redis "
+              f"({rates[region] / offered:.0%} of offered) over {elapsed:.0f} s")
+    print(f"[compose e2e] total: {sum(rates.values()):.1f} readings/s\n"
+          "[compose e2e] docker stats (name, CPU, memory):\n" + usage)
+    for region in REGIONS:
+        # The fog nodes keep up with the fleet: no growing backlog at this load.
+        assert rates[region] >= 0.8 * offered, (region, rates[region], offered)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_cloud_answers_with_readings_of_both_regions(stack: Stack, region: str) -> None:
+    status, body = stack.cloud("POST", "/medicoes/ultima-medicao",
+                               {"matricula": FIRST_CUSTOMERS[region]})
+    assert status == 200, body
+    # The last meter of the last replica: the scaled replicas reach the cloud too.
+    registration = last_customer(REGIONS.index(region) + 1)
+    status, body = stack.cloud("GET", f"/api/v1/customers/{registration}/latest-reading")
+    assert status == 200, body
+    assert f"{region}-e{METERS_PER_REGION:06d}" in json.dumps(body)
+
+
+def test_top_consumers_span_both_regions(stack: Stack) -> None:
+    _, spec = stack.cloud("GET", "/openapi.json")
+    top_paths = [p for p in spec.get("paths", {}) if "top" in p.rsplit("/", 1)[-1]]
+    if not top_paths:
+        pytest.skip("the cloud API has no top-N route yet (no */top* path in /openapi.json)")
+    status, body = stack.cloud("GET", f"{top_paths[0]}?n=50")
+    assert status == 200, body
+    text = json.dumps(body)
+    for region in REGIONS:
+        assert f'"{region}-e' in text or f'"region": "{region}"' in text, (region, body)
