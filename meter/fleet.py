@@ -1,96 +1,201 @@
-"""A fleet of simulated meters in one process, on one scheduler thread.
+"""A fleet of simulated meters in one process: when each reads, and where readings go.
 
-Meters are kept in a heap ordered by their next reading time, so thousands of meters
-cost one thread and no busy loop. Each meter's first reading is jittered across the
-interval so that a fleet does not publish in lock step.
+Meters wait in a heap ordered by their next simulated reading time, so ten thousand
+meters cost one thread and no busy loop. Readings carry their *scheduled* simulated
+time, not the moment the process got round to them, so a seeded run gives the same
+readings however loaded the machine is. Each meter's first reading is placed at a
+random point of its interval, so a fleet never publishes in lock step.
+
+A reading goes straight to its connection when the meter has no backlog and the
+connection can take it (connected, window not full); otherwise it joins the meter's
+on-disk buffer, which is drained in order, many readings per pack, once it can be sent.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import logging
-import os
-import random
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Protocol
 
+from meter.buffer import BufferStore, MeterBuffer
+from meter.connection import Pack
+from meter.draws import Draws
+from meter.faults import Fault
 from meter.model import SimulatedMeter
+from meter.obey import handle_payload
+from meter.progress import Counters
+from meter.state import CommandLog, MeterStateFile
 from nevoa_core import topics
-from nevoa_core.senml import encode_pack
+from nevoa_core.commands import Outcome
+from nevoa_core.senml import Reading, encode_pack
 
 log = logging.getLogger("nevoa.meter.fleet")
 
-Publish = Callable[[str, bytes], object]
 
-
-@dataclass(slots=True)
-class FleetCounters:
-    published: int = 0
+class Outlet(Protocol):
+    def can_send(self) -> bool: ...
+    def send(self, topic: str, payload: bytes, pack: Pack) -> None: ...
+    def send_untracked(self, topic: str, payload: bytes | str, retain: bool = False) -> None: ...
 
 
 class Fleet:
-    def __init__(
-        self,
-        region: str,
-        meters: Sequence[SimulatedMeter],
-        interval: float,
-        publish: Publish,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, region: str, meters: Sequence[SimulatedMeter], buffers: BufferStore,
+                 state: MeterStateFile | None = None, commands: CommandLog | None = None,
+                 pack_size: int = 100) -> None:
         self.region = region
         self.meters = list(meters)
-        self.interval = interval
-        self._publish = publish
-        self._clock = clock
-        self.counters = FleetCounters()
-        jitter = rng or random.Random()
-        start = clock()
-        self._due = [(start + jitter.uniform(0, interval), i) for i in range(len(self.meters))]
+        self.index = {m.meter_id: i for i, m in enumerate(self.meters)}
+        self.store = buffers
+        self.state = state
+        self.commands = commands if commands is not None else CommandLog()
+        self.pack_size = pack_size
+        self.counters = Counters()
+        self.outlets: list[Outlet] = []
+        self.backlogs: dict[int, MeterBuffer] = {}
+        self._due: list[tuple[float, int]] = []
+        self._next_due = [0.0] * len(self.meters)
+        for meter_id in buffers.existing() & set(self.index):
+            i = self.index[meter_id]
+            self.backlogs[i] = buffers.open(meter_id, self.meters[i].kind)
+
+    def connect(self, outlets: Sequence[Outlet]) -> None:
+        """The outlet (connection) of each meter, in fleet order."""
+        self.outlets = list(outlets)
+
+    # -- schedule ----------------------------------------------------------------------
+    def schedule(self, sim_now: float) -> None:
+        """Place every meter's next reading: after its last one, else at a random (seeded)
+        point of its first interval."""
+        self._due = []
+        for i, m in enumerate(self.meters):
+            after_last = m.last_time + m.interval if m.last_time is not None else None
+            if after_last is not None and after_last >= sim_now:
+                due = after_last
+            else:
+                due = sim_now + Draws(m.key, m.meter_id, 0.0).uniform() * m.interval
+            self._next_due[i] = due
+            self._due.append((due, i))
         heapq.heapify(self._due)
 
-    def publish_due(self, now: float) -> int:
-        """Publish a reading for every meter due at ``now``; returns how many."""
+    def _reschedule(self, i: int, sim_now: float) -> None:
+        m = self.meters[i]
+        base = m.last_time if m.last_time is not None else sim_now
+        due = max(base + m.interval, sim_now)
+        self._next_due[i] = due
+        heapq.heappush(self._due, (due, i))
+
+    def next_due(self) -> float | None:
+        return self._due[0][0] if self._due else None
+
+    def produce_due(self, sim_now: float, budget: int) -> int:
+        """Make the readings due by ``sim_now`` (at most ``budget``); how many were due."""
+        done = 0
+        due_heap, next_due = self._due, self._next_due
+        while due_heap and due_heap[0][0] <= sim_now and done < budget:
+            due, i = heapq.heappop(due_heap)
+            if due != next_due[i]:
+                continue  # superseded by a new interval
+            m = self.meters[i]
+            reading = m.read(due)
+            if self.state is not None:
+                self.state.save(i, m)  # before it leaves: seq is never used twice
+            if reading is not None:
+                self.counters.produced += 1
+                self._route(i, reading)
+            next_due[i] = due + m.interval
+            heapq.heappush(due_heap, (next_due[i], i))
+            done += 1
+        return done
+
+    # -- routing -----------------------------------------------------------------------
+    def _route(self, i: int, reading: Reading) -> None:
+        outlet = self.outlets[i]
+        if i not in self.backlogs and outlet.can_send():
+            meter_id = reading.meter
+            outlet.send(topics.reading(self.region, meter_id), encode_pack(meter_id, [reading]),
+                        Pack(i, [reading]))
+            self.counters.sent_live += 1
+            return
+        backlog = self.backlogs.get(i)
+        if backlog is None:
+            m = self.meters[i]
+            backlog = self.backlogs[i] = self.store.open(m.meter_id, m.kind)
+        backlog.append(reading)
+        self.counters.buffered += 1
+
+    def flush_backlogs(self, budget: int) -> int:
+        """Send buffered readings, oldest first, where connections allow; packs sent."""
         sent = 0
-        while self._due and self._due[0][0] <= now:
-            due, index = heapq.heappop(self._due)
-            meter = self.meters[index]
-            reading = meter.read(now)
-            self._publish(topics.reading(self.region, meter.meter_id),
-                          encode_pack(meter.meter_id, [reading]))
-            sent += 1
-            heapq.heappush(self._due, (max(due + self.interval, now), index))
-        self.counters.published += sent
+        for i in list(self.backlogs):
+            outlet = self.outlets[i]
+            backlog = self.backlogs[i]
+            while sent < budget and outlet.can_send():
+                readings = backlog.take(self.pack_size, self.store.limit)
+                if readings:
+                    meter_id = self.meters[i].meter_id
+                    outlet.send(topics.reading(self.region, meter_id),
+                                encode_pack(meter_id, readings), Pack(i, readings))
+                    self.counters.sent_backlog += len(readings)
+                    self.counters.backlog_packs += 1
+                    sent += 1
+                if not backlog.count:
+                    del self.backlogs[i]
+                    break
+            if sent >= budget:
+                break
         return sent
 
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.publish_due(self._clock())
-            if self._due:
-                stop.wait(max(0.0, min(self._due[0][0] - self._clock(), 0.5)))
+    def has_sendable_backlog(self) -> bool:
+        return any(self.outlets[i].can_send() for i in self.backlogs)
 
+    def backlog_size(self) -> int:
+        return sum(b.count for b in self.backlogs.values())
 
-class FleetState:
-    """Each meter's seq and register on disk, so a restarted simulator continues them."""
+    def sync_buffers(self) -> None:
+        for backlog in self.backlogs.values():
+            self.counters.dropped += backlog.sync(self.store.limit)
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def acknowledged(self, pack: Pack) -> None:
+        self.counters.acknowledged += len(pack.readings)
 
-    def load(self, meters: Sequence[SimulatedMeter]) -> None:
-        if not self.path.exists():
+    def return_unacknowledged(self, packs: Sequence[Pack]) -> int:
+        """At a stop: readings never acknowledged go back to the front of their buffers."""
+        by_meter: dict[int, list[Reading]] = {}
+        for pack in packs:
+            by_meter.setdefault(pack.meter, []).extend(pack.readings)
+        for i, readings in by_meter.items():
+            m = self.meters[i]
+            backlog = self.backlogs.get(i) or self.store.open(m.meter_id, m.kind)
+            self.backlogs[i] = backlog
+            backlog.put_back(sorted(readings, key=lambda r: r.seq))
+        return sum(len(r) for r in by_meter.values())
+
+    # -- commands ----------------------------------------------------------------------
+    def on_command(self, topic: str, payload: bytes, sim_now: float) -> None:
+        try:
+            meter_id = topics.parse_meter_topic(topic).meter
+        except topics.TopicError:
+            self.counters.command_errors += 1
             return
-        saved = json.loads(self.path.read_text())
-        for m in meters:
-            if m.meter_id in saved:
-                m.seq, m.register = int(saved[m.meter_id][0]), float(saved[m.meter_id][1])
-        log.info("resumed %d meters from %s", sum(m.meter_id in saved for m in meters), self.path)
-
-    def save(self, meters: Sequence[SimulatedMeter]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({m.meter_id: [m.seq, m.register] for m in meters}))
-        os.replace(tmp, self.path)
+        i = self.index.get(meter_id)
+        if i is None:
+            return  # another process's meter
+        m = self.meters[i]
+        if m.has_fault(Fault.SILENT, sim_now):
+            return  # a silent meter answers nothing
+        interval = m.interval
+        ack = handle_payload(m, payload, time.time(), self.commands.recent(meter_id))
+        if ack is None:
+            self.counters.command_errors += 1
+            log.warning("%s: undecodable command without an id ignored", meter_id)
+            return
+        if ack.outcome is Outcome.APPLIED:
+            self.commands.save()
+            if self.state is not None:
+                self.state.save(i, m)
+            if m.interval != interval:
+                self._reschedule(i, sim_now)
+        self.counters.commands[ack.outcome.value] += 1
+        self.outlets[i].send_untracked(topics.command_ack(self.region, meter_id), ack.encode())

@@ -59,7 +59,8 @@ class MqttLink:
             c.publish(self.config.will_topic, "online", qos=1, retain=True)
         self.connected.set()
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
+    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: object,
+                       _p: object) -> None:
         self.connected.clear()
         log.warning("%s: disconnected (%s)", self.config.client_id, rc)
 

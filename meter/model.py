@@ -1,66 +1,113 @@
-"""The behaviour of a simulated meter, free of I/O: its register, seq and consumption.
+"""One simulated meter, free of I/O: its register, seq, valve, tendency and faults.
 
-The energy seed's meter raises its cumulative register by a random 0-20 units every
-second; :class:`SeedConsumption` is that rule. :class:`ScriptedConsumption` replays a
-known sequence of period consumptions (tests and demos that need exact invoices).
+:meth:`SimulatedMeter.read` advances the meter to a simulated instant and returns the
+reading it would send (``None`` while it is silent). The consumption comes from a
+profile (:mod:`meter.physics`); the faults (:mod:`meter.faults`) then bend what the
+register shows and when the meter thinks it is.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from meter.draws import Draws
+from meter.faults import (
+    CLOCK_DRIFT_RATE,
+    ROLLOVER_MODULUS,
+    TAMPER_MIN_ROLLBACK,
+    TAMPER_ROLLBACK_FRACTION,
+    Fault,
+    FaultOnset,
+    displayed,
+    leak_consumption,
+    leak_rate,
+)
+from meter.physics import (
+    Physics,
+    Profile,
+    ScriptedConsumption,
+    SeedConsumption,
+    Tendency,
+    Traits,
+)
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
 
+__all__ = ["ScriptedConsumption", "SeedConsumption", "SimulatedMeter"]
 
-class Consumption(Protocol):
-    def consumed(self, seconds: float, rng: random.Random) -> float:
-        """How much the register grows over ``seconds``."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class SeedConsumption:
-    """0 to ``max_per_second`` units each second, uniformly at random (the energy seed)."""
-
-    max_per_second: float = 20.0
-
-    def consumed(self, seconds: float, rng: random.Random) -> float:
-        whole = int(seconds)
-        total = sum(rng.uniform(0.0, self.max_per_second) for _ in range(whole))
-        return total + rng.uniform(0.0, self.max_per_second) * (seconds - whole)
+_NO_FAULTS: tuple[FaultOnset, ...] = ()
+_FIXED_KEY = b"nevoa-meter-fixed"
 
 
-class ScriptedConsumption:
-    """Each reading's period consumes the next scripted amount; then nothing."""
-
-    def __init__(self, amounts: Iterable[float]) -> None:
-        self._amounts: Iterator[float] = iter(amounts)
-
-    def consumed(self, seconds: float, rng: random.Random) -> float:
-        return next(self._amounts, 0.0)
-
-
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class SimulatedMeter:
     meter_id: str
     kind: Kind
-    consumption: Consumption
-    register: float = 0.0
+    profile: Profile = field(default_factory=Physics)
+    register: float = 0.0  # the counter's mechanism; what it shows is ``displayed()``
     seq: int = 0
-    last_time: float | None = None
-    rng: random.Random = field(default_factory=random.Random)
+    last_time: float | None = None  # simulated time of the previous reading
+    tendency: Tendency = Tendency.NORMAL
+    household: float = 0.5
+    interval: float = 15.0  # simulated seconds between readings
+    valve_open: bool = True
+    faults: tuple[FaultOnset, ...] = _NO_FAULTS
+    run_start: float = 0.0  # the simulated instant fault onsets count from
+    drift_since: float | None = None  # when the clock started to drift
+    tamper_done: bool = False  # the tamper's one-off rollback happened
+    key: bytes = _FIXED_KEY  # the run's randomness key (see meter.draws)
 
-    def read(self, now: float) -> Reading:
-        """Advance the register to ``now`` and produce the next reading."""
-        if self.last_time is not None:
-            self.register = round(
-                self.register + self.consumption.consumed(max(0.0, now - self.last_time), self.rng),
-                3,
-            )
+    def has_fault(self, fault: Fault, at: float) -> bool:
+        return any(f.fault is fault and at >= self.run_start + f.after for f in self.faults)
+
+    def traits(self) -> Traits:
+        return Traits(self.kind, self.tendency, self.household)
+
+    def read(self, now: float) -> Reading | None:
+        """Advance to simulated time ``now``; the reading to send, or None if silent."""
+        draws = Draws(self.key, self.meter_id, now)
+        consumed, rate = self._consumption(now, draws)
+        faults = self.faults
+        if faults and self.has_fault(Fault.LEAK, now) and self.valve_open:
+            elapsed = now - self.last_time if self.last_time is not None else 0.0
+            consumed += leak_consumption(self.kind, max(0.0, elapsed))
+            rate = (rate or 0.0) + leak_rate(self.kind)
+        self._advance_register(consumed, now)
         self.last_time = now
+        if faults and self.has_fault(Fault.SILENT, now):
+            return None
         self.seq += 1
-        return Reading(self.meter_id, self.seq, round(now, 3), self.kind, self.register)
+        return Reading(self.meter_id, self.seq, round(self._clock(now), 3), self.kind,
+                       displayed(self.register), None if rate is None else round(rate, 7))
+
+    def _consumption(self, now: float, draws: Draws) -> tuple[float, float | None]:
+        reports_rate = isinstance(self.profile, Physics)
+        if not self.valve_open:
+            return 0.0, 0.0 if reports_rate else None
+        if self.last_time is None:  # the first reading starts the count
+            if not reports_rate:
+                return 0.0, None
+            return 0.0, self.profile.sample(self.traits(), now, now, draws).rate
+        sample = self.profile.sample(self.traits(), self.last_time, max(now, self.last_time),
+                                     draws)
+        return sample.consumed, sample.rate
+
+    def _advance_register(self, consumed: float, now: float) -> None:
+        if self.faults and self.has_fault(Fault.STUCK, now):
+            return
+        if self.faults and self.has_fault(Fault.TAMPER, now):
+            if not self.tamper_done:
+                shown = self.register % ROLLOVER_MODULUS
+                self.register -= max(TAMPER_MIN_ROLLBACK, TAMPER_ROLLBACK_FRACTION * shown)
+                self.tamper_done = True
+            self.register -= consumed
+            return
+        self.register += consumed
+
+    def _clock(self, now: float) -> float:
+        """The meter's own idea of the time (it may drift)."""
+        if not (self.faults and self.has_fault(Fault.CLOCK_DRIFT, now)):
+            return now
+        if self.drift_since is None:
+            self.drift_since = now
+        return now + CLOCK_DRIFT_RATE * (now - self.drift_since)
