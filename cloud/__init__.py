@@ -1,68 +1,87 @@
 """The cloud: a Flask API for customers and the utility that asks the fog nodes.
 
 ``create_app(test_config)`` follows Flask's application-factory pattern: defaults,
-then ``NEVOA_*`` environment variables, then the test override. Nothing connects at
-import time.
+then ``NEVOA_*`` environment variables, then the test override, read once into
+:class:`cloud.settings.CloudSettings`. Nothing connects at import time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import redis
 from flask import Flask, jsonify
 
-from cloud import api_v1, openapi, seed_routes
+from cloud import (
+    api_auth,
+    api_billing,
+    api_operations,
+    api_utility,
+    api_v1,
+    docs_page,
+    openapi,
+    seed_routes,
+)
+from cloud.access import register_audit
 from cloud.accounts import Accounts
+from cloud.audit import AuditLog
+from cloud.auth import ApiKeys, TokenSigner
+from cloud.caching import register_default_cache_control
 from cloud.directory import Directory
 from cloud.errors import register_error_handlers
+from cloud.fanout import FanOut
 from cloud.fog_client import FogClient
-from nevoa_core.billing import DEFAULT_FLAT_RATE
+from cloud.invoicing import Billing
+from cloud.settings import DEFAULTS, CloudSettings, parse_fog_urls
+from cloud.supply import SupplyControl
+from cloud.utility import Utility
+from cloud.wiring import Services
+
+__all__ = ["create_app", "parse_fog_urls"]
 
 
-def parse_fog_urls(value: str | Mapping[str, str]) -> dict[str, str]:
-    """``"r1=http://h:p,r2=http://h:q"`` (or a mapping) -> {region: url}."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    urls: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in value.split(","))):
-        region, sep, url = item.partition("=")
-        if not sep or not region or not url:
-            raise ValueError(f"fog URL {item!r} is not region=url")
-        urls[region.strip()] = url.strip()
-    return urls
+def build_services(settings: CloudSettings) -> Services:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    fogs = FogClient(settings.fog_urls, settings.fog_timeout)
+    fanout = FanOut(settings.fog_timeout)
+    directory = Directory(client)
+    supply = SupplyControl(client, fogs, settings.command_ttl)
+    return Services(
+        settings=settings,
+        directory=directory,
+        fogs=fogs,
+        fanout=fanout,
+        accounts=Accounts(directory, fogs, settings.flat_rate),
+        tokens=TokenSigner(settings.secret_key, settings.token_ttl),
+        api_keys=ApiKeys(client),
+        audit=AuditLog(client),
+        billing=Billing(client, directory, fogs, settings.tariffs, supply,
+                        settings.invoice_due_days, settings.default_flag),
+        supply=supply,
+        utility=Utility(fogs, fanout, directory),
+    )
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask("cloud")
-    app.config.from_mapping(
-        REDIS_URL="redis://127.0.0.1:6379/0",
-        FOG_URLS="",
-        FOG_TIMEOUT=2.0,
-        FLAT_RATE=str(DEFAULT_FLAT_RATE),
-    )
+    app = Flask("cloud", static_folder=None)
+    app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("NEVOA")
     if test_config:
         app.config.from_mapping(test_config)
-    try:
-        rate = Decimal(str(app.config["FLAT_RATE"]))
-    except InvalidOperation:
-        raise ValueError(f"FLAT_RATE {app.config['FLAT_RATE']!r} is not a number") from None
-    if not rate.is_finite() or rate < 0:
-        raise ValueError("FLAT_RATE must be a non-negative number")
-    client = redis.Redis.from_url(app.config["REDIS_URL"], decode_responses=True)
-    fogs = FogClient(parse_fog_urls(app.config["FOG_URLS"]), float(app.config["FOG_TIMEOUT"]))
-    app.extensions["nevoa.accounts"] = Accounts(Directory(client), fogs, rate)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    settings = CloudSettings.from_config(app.config)
+    app.extensions["nevoa.services"] = build_services(settings)
 
-    app.register_blueprint(seed_routes.bp)
-    app.register_blueprint(api_v1.bp)
-    app.register_blueprint(openapi.bp)
+    for blueprint in (seed_routes.bp, api_auth.bp, api_v1.bp, api_billing.bp,
+                      api_utility.bp, api_operations.bp, openapi.bp, docs_page.bp):
+        app.register_blueprint(blueprint)
     register_error_handlers(app)
+    register_audit(app)
+    register_default_cache_control(app)
 
     @app.get("/health")
     def health() -> Any:
-        return jsonify(status="ok", regions=sorted(fogs.urls))
+        return jsonify(status="ok", regions=sorted(settings.fog_urls))
 
     return app

@@ -1,16 +1,23 @@
-"""``nevoa-cloud``: serve the cloud API, or load the demo customer directory."""
+"""``nevoa-cloud``: serve the cloud API, load the demo directory, import customers in
+bulk, and create operators' API keys."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 
 import redis
 
 from cloud import create_app, parse_fog_urls
+from cloud.auth import ApiKeys, Role
+from cloud.bulk_import import import_customers, read_rows
 from cloud.demo import demo_customers
 from cloud.directory import Directory
+from cloud.invoicing import tariff_problem
+from cloud.settings import load_tariff_book
 from nevoa_adapters.cli import add_logging_flag, env, env_int, setup_logging
 
 log = logging.getLogger("nevoa.cloud")
@@ -35,9 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fog", action="append", default=[],
                        help="a region's fog node as region=url, repeatable, e.g. "
                        "--fog r1=http://127.0.0.1:8081 (env NEVOA_FOG_URLS, comma-separated)")
+    serve.add_argument("--fog-timeout", type=float, default=float(env("FOG_TIMEOUT", "2") or 2),
+                       help="seconds to wait for a fog node, also the deadline of a "
+                       "city-wide fan-out (env NEVOA_FOG_TIMEOUT; default %(default)s)")
     serve.add_argument("--flat-rate", default=env("FLAT_RATE", "3"),
                        help="price per unit for the seed invoice (env NEVOA_FLAT_RATE; "
                        "default %(default)s)")
+    serve.add_argument("--tariffs", default=env("TARIFFS_FILE", ""),
+                       help="tariff book (JSON; env NEVOA_TARIFFS_FILE; default the "
+                       "shipped cloud/tariffs.json)")
     serve.add_argument("--threads", type=int, default=env_int("HTTP_THREADS", 16),
                        help="worker threads (default %(default)s)")
     demo = sub.add_parser("load-demo", help="load the demo customers (maria, joao, ...)",
@@ -46,7 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--regions", default="r1,r2", help="comma-separated (default %(default)s)")
     demo.add_argument("--meters-per-region", type=int, default=100,
                       help="customers per region (default %(default)s)")
+    imp = sub.add_parser("import", help="bulk import customers from a CSV or JSON file",
+                         description="Import customers and meters (idempotent); prints the "
+                         "report of created, updated, unchanged and rejected rows as JSON.")
+    imp.add_argument("file", type=Path, help="a .csv (with header) or .json export")
+    imp.add_argument("--regions", default="",
+                     help="comma-separated regions that have a fog node; rows of other "
+                     "regions are rejected (default: accept any region)")
+    key = sub.add_parser("create-api-key", help="create an operator API key (printed once)",
+                         description="Create an API key for the utility's staff. The key is "
+                         "printed once; only its hash is stored.")
+    key.add_argument("--name", required=True, help="who uses the key (shown in the audit log)")
+    key.add_argument("--role", choices=[Role.VIEWER.value, Role.OPERATOR.value],
+                     default=Role.OPERATOR.value, help="default %(default)s")
     return p
+
+
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,12 +84,24 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(a.log_level, "cloud")
     if a.command == "load-demo":
         regions = [r.strip() for r in a.regions.split(",") if r.strip()]
-        directory = Directory(redis.Redis.from_url(a.redis_url, decode_responses=True))
-        n = directory.add_many(demo_customers(regions, a.meters_per_region))
+        n = Directory(_redis(a.redis_url)).add_many(demo_customers(regions, a.meters_per_region))
         log.info("loaded %d demo customers for regions %s", n, ", ".join(regions))
         return 0
+    if a.command == "import":
+        content_type = "application/json" if a.file.suffix == ".json" else "text/csv"
+        regions: list[str] | None = [r.strip() for r in a.regions.split(",") if r.strip()] or None
+        book = load_tariff_book(env("TARIFFS_FILE", "") or "")
+        report = import_customers(Directory(_redis(a.redis_url)),
+                                  read_rows(a.file.read_bytes(), content_type), regions,
+                                  lambda c: tariff_problem(book, c))
+        print(json.dumps(report.as_json(), indent=2))
+        return 0 if not report.rejected else 1
+    if a.command == "create-api-key":
+        print(ApiKeys(_redis(a.redis_url)).create(a.name, Role(a.role)))
+        return 0
     fogs = parse_fog_urls(",".join(a.fog)) if a.fog else parse_fog_urls(env("FOG_URLS", "") or "")
-    app = create_app({"REDIS_URL": a.redis_url, "FOG_URLS": fogs, "FLAT_RATE": a.flat_rate})
+    app = create_app({"REDIS_URL": a.redis_url, "FOG_URLS": fogs, "FLAT_RATE": a.flat_rate,
+                      "FOG_TIMEOUT": a.fog_timeout, "TARIFFS_FILE": a.tariffs})
     from waitress import serve
 
     log.info("cloud API on http://%s:%d (regions: %s)", a.host, a.port,

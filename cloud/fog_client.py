@@ -1,13 +1,19 @@
-"""FogClient: the cloud's HTTP adapter to the regions' fog nodes."""
+"""FogClient: the cloud's HTTP adapter to the regions' fog nodes (docs/fog-api.md).
+
+Connections are pooled and kept alive (urllib3): a request to a fog node costs one round
+trip, not a TCP handshake, and a busy cloud does not run out of ephemeral ports. Every
+call has a timeout; a fog node that does not answer in time, answers 5xx, or answers
+something that is not JSON raises :class:`RegionUnavailable`.
+"""
 
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
+
+import urllib3
 
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
@@ -19,10 +25,30 @@ class RegionUnavailable(RuntimeError):
     def __init__(self, region: str, why: str) -> None:
         super().__init__(f"region {region!r} is not answering: {why}")
         self.region = region
+        self.why = why
+
+
+class UnknownRegion(LookupError):
+    def __init__(self, region: str) -> None:
+        super().__init__(f"no fog node is configured for region {region!r}")
+        self.region = region
 
 
 class NotFoundInRegion(LookupError):
-    pass
+    """The fog node answered 404: no such meter, alert or command there."""
+
+    def __init__(self, region: str, message: str) -> None:
+        super().__init__(message)
+        self.region = region
+
+
+class FogRejected(ValueError):
+    """The fog node refused the request (4xx other than 404), with its reason."""
+
+    def __init__(self, region: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.region = region
+        self.status = status
 
 
 def reading_from_json(body: Mapping[str, Any]) -> Reading:
@@ -36,32 +62,64 @@ def reading_from_json(body: Mapping[str, Any]) -> Reading:
     )
 
 
-class FogClient:
-    def __init__(self, urls: Mapping[str, str], timeout: float = 2.0) -> None:
-        self.urls = dict(urls)
-        self.timeout = timeout
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
 
-    def _get(self, region: str, path: str, **query: object) -> dict[str, Any]:
+
+class FogClient:
+    def __init__(self, urls: Mapping[str, str], timeout: float = 2.0,
+                 pool_size: int = 32) -> None:
+        self.urls = {region: url.rstrip("/") for region, url in urls.items()}
+        self.timeout = timeout
+        self._http = urllib3.PoolManager(
+            num_pools=max(len(self.urls), 1) + 4, maxsize=pool_size, block=False,
+            retries=False, timeout=urllib3.Timeout(total=timeout))
+
+    @property
+    def regions(self) -> list[str]:
+        return sorted(self.urls)
+
+    def check_region(self, region: str) -> str:
+        if region not in self.urls:
+            raise UnknownRegion(region)
+        return region
+
+    def request(self, region: str, method: str, path: str, body: Any = None,
+                **query: object) -> dict[str, Any]:
         base = self.urls.get(region)
         if base is None:
-            raise RegionUnavailable(region, "no fog node is configured for it")
-        url = base.rstrip("/") + path
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
+            raise UnknownRegion(region)
+        params = {k: v for k, v in query.items() if v is not None}
+        url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                body: dict[str, Any] = json.load(response)
-                return body
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                raise NotFoundInRegion(path) from None
-            raise RegionUnavailable(region, f"HTTP {exc.code}") from None
-        except (OSError, ValueError) as exc:  # URLError, timeouts, bad JSON
-            raise RegionUnavailable(region, str(exc)) from None
+            response = self._http.request(
+                method, url, body=None if body is None else json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"} if body is not None else None)
+        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections
+            raise RegionUnavailable(region, type(exc).__name__) from None
+        try:
+            answer: Any = json.loads(response.data) if response.data else {}
+        except ValueError:
+            answer = None
+        why = str(answer.get("error", "")) if isinstance(answer, dict) else ""
+        if response.status == 404:
+            raise NotFoundInRegion(region, why or f"{path}: not found in region {region}")
+        if 400 <= response.status < 500:
+            raise FogRejected(region, response.status, why or f"HTTP {response.status}")
+        if response.status >= 300:
+            raise RegionUnavailable(region, f"HTTP {response.status}")
+        if not isinstance(answer, dict):
+            raise RegionUnavailable(region, "the answer is not a JSON object")
+        return answer
+
+    def get(self, region: str, path: str, **query: object) -> dict[str, Any]:
+        return self.request(region, "GET", path, **query)
+
+    # -- meters ------------------------------------------------------------------------
 
     def latest(self, region: str, meter: str) -> Reading | None:
         try:
-            body = self._get(region, f"/api/v1/meters/{urllib.parse.quote(meter)}/latest")
+            body = self.get(region, f"/api/v1/meters/{_quote(meter)}/latest")
         except NotFoundInRegion:
             return None
         return reading_from_json(body["reading"])
@@ -69,8 +127,64 @@ class FogClient:
     def history(self, region: str, meter: str, limit: int) -> list[Reading]:
         """The meter's ``limit`` latest readings, oldest first."""
         try:
-            body = self._get(region, f"/api/v1/meters/{urllib.parse.quote(meter)}/readings",
-                             limit=limit)
+            body = self.get(region, f"/api/v1/meters/{_quote(meter)}/readings", limit=limit)
         except NotFoundInRegion:
             return []
         return [reading_from_json(r) for r in body["readings"]]
+
+    def readings_between(self, region: str, meter: str, start: float,
+                         end: float) -> list[Reading]:
+        """Raw readings with time in [start, end), oldest first."""
+        try:
+            body = self.get(region, f"/api/v1/meters/{_quote(meter)}/readings",
+                            **{"from": start, "to": end})
+        except NotFoundInRegion:
+            return []
+        return [reading_from_json(r) for r in body["readings"]]
+
+    def rollups(self, region: str, meter: str, step: str, start: float,
+                end: float) -> list[dict[str, Any]]:
+        """``[{"start": t, "consumption": x, "register": r}]`` per hour or day, oldest first."""
+        try:
+            body = self.get(region, f"/api/v1/meters/{_quote(meter)}/rollups",
+                            step=step, **{"from": start, "to": end})
+        except NotFoundInRegion:
+            return []
+        points: list[dict[str, Any]] = body.get("points", [])
+        return points
+
+    def send_command(self, region: str, meter: str, command: Mapping[str, Any]
+                     ) -> dict[str, Any]:
+        return self.request(region, "POST", f"/api/v1/meters/{_quote(meter)}/commands",
+                            dict(command))
+
+    def command(self, region: str, command_id: str) -> dict[str, Any]:
+        return self.get(region, f"/api/v1/commands/{_quote(command_id)}")
+
+    # -- the region --------------------------------------------------------------------
+
+    def health(self, region: str) -> dict[str, Any]:
+        return self.get(region, "/health")
+
+    def region_stats(self, region: str, period: str) -> dict[str, Any]:
+        return self.get(region, "/api/v1/region/stats", period=period)
+
+    def top(self, region: str, period: str, n: int, kind: str | None) -> dict[str, Any]:
+        return self.get(region, "/api/v1/top", period=period, n=n, kind=kind)
+
+    def alerts(self, region: str, **filters: object) -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = self.get(region, "/api/v1/alerts", **filters)["alerts"]
+        return alerts
+
+    def acknowledge_alert(self, region: str, alert_id: str, by: str) -> dict[str, Any]:
+        return self.request(region, "POST", f"/api/v1/alerts/{_quote(alert_id)}/ack",
+                            {"by": by})
+
+    def policy(self, region: str) -> dict[str, Any]:
+        return self.get(region, "/api/v1/policy")
+
+    def set_policy(self, region: str, policy: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request(region, "PUT", "/api/v1/policy", dict(policy))
+
+    def close(self) -> None:
+        self._http.clear()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from flask import request
 
 from cloud.errors import BadRequest
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def json_body(*required: str) -> dict[str, Any]:
@@ -19,6 +23,12 @@ def json_body(*required: str) -> dict[str, Any]:
     return body
 
 
+def optional_json_body() -> dict[str, Any]:
+    if not request.get_data(cache=True):
+        return {}
+    return json_body()
+
+
 def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
@@ -29,4 +39,50 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
         raise BadRequest(f"{name} must be an integer") from None
     if not low <= value <= high:
         raise BadRequest(f"{name} must be from {low} to {high}")
+    return value
+
+
+def choice_arg(name: str, choices: type[E], default: E | None = None) -> E | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return choices(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be one of: " + ", ".join(c.value for c in choices)
+                         ) from None
+
+
+def str_arg(name: str, choices: tuple[str, ...] | None = None) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if choices is not None and raw not in choices:
+        raise BadRequest(f"{name} must be one of: " + ", ".join(choices))
+    if len(raw) > 64:
+        raise BadRequest(f"{name} is too long")
+    return raw
+
+
+def parse_time(raw: str, name: str) -> float:
+    """Epoch seconds, or ISO 8601 (a time without a zone is UTC)."""
+    try:
+        return float(raw) if raw.replace(".", "", 1).isdigit() else _iso(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be epoch seconds or ISO 8601, e.g. "
+                         "2026-11-20T00:00:00Z") from None
+
+
+def _iso(raw: str) -> float:
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def time_arg(name: str, default: float) -> float:
+    raw = request.args.get(name)
+    value = default if raw is None or raw == "" else parse_time(raw, name)
+    if not 946_684_800 <= value <= 4_102_444_800:
+        raise BadRequest(f"{name} must be between 2000 and 2100")
     return value

@@ -1,0 +1,105 @@
+"""Authentication and authorisation at the HTTP edge: who the caller is, and whether
+this route lets them in. Every staff request is written to the audit log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Flask, Response, g, request
+from flask.typing import ResponseReturnValue
+
+from cloud.auth import KEY_PREFIX, Forbidden, NotAuthenticated, Principal, Role
+from cloud.directory import check_registration
+from cloud.wiring import services
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger("nevoa.cloud.audit")
+
+
+def _authenticate() -> Principal | None:
+    key = request.headers.get("X-API-Key")
+    if key:
+        return services().api_keys.principal(key)
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise NotAuthenticated("use 'Authorization: Bearer <token>' or 'X-API-Key: <key>'")
+    credential = credential.strip()
+    if credential.startswith(KEY_PREFIX):
+        return services().api_keys.principal(credential)
+    registration = services().tokens.verify(credential)
+    return Principal(Role.CUSTOMER, registration, registration)
+
+
+def principal() -> Principal:
+    """The caller; raises :class:`NotAuthenticated` (401) when there is none."""
+    if "principal" not in g:
+        g.principal = _authenticate()
+    if g.principal is None:
+        raise NotAuthenticated("this route needs a customer token (Authorization: Bearer) "
+                               "or an operator API key (X-API-Key)")
+    p: Principal = g.principal
+    return p
+
+
+def customer_data(view: Callable[..., R]) -> Callable[..., R]:
+    """For routes with ``<registration>``: the customer themself, or staff."""
+
+    @wraps(view)
+    def wrapper(registration: str, **kwargs: Any) -> R:
+        caller = principal()
+        registration = check_registration(registration)
+        if not caller.may_read_customer(registration):
+            raise Forbidden("a customer may read only their own data")
+        return view(registration, **kwargs)
+
+    return wrapper
+
+
+def staff(role: Role = Role.VIEWER) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Routes for the utility: ``viewer`` reads, ``operator`` also acts."""
+    allowed = (Role.VIEWER, Role.OPERATOR) if role is Role.VIEWER else (Role.OPERATOR,)
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            caller = principal()
+            if caller.role not in allowed:
+                raise Forbidden(f"this route is for the utility's {role.value}s "
+                                f"(API key with role {' or '.join(allowed)})")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def audit_note(**detail: Any) -> None:
+    """Add what an action did (a command id, a count) to its audit entry."""
+    g.setdefault("audit_detail", {}).update(detail)
+
+
+def register_audit(app: Flask) -> None:
+    @app.after_request
+    def audit(response: Response) -> ResponseReturnValue:
+        caller: Principal | None = g.get("principal")
+        if caller is not None and caller.is_staff:
+            entry = {
+                "at": time.time(), "actor": caller.name, "role": caller.role.value,
+                "method": request.method, "path": request.path,
+                "query": request.query_string.decode(errors="replace")[:500],
+                "status": response.status_code, "remote": request.remote_addr,
+                "detail": g.get("audit_detail", {}),
+            }
+            try:
+                services().audit.record(entry)
+            except Exception:  # the action happened; failing to log it must be loud
+                log.exception("could not write the audit entry %s", entry)
+        return response

@@ -1,0 +1,35 @@
+"""Logging in: a customer's username + registration for an expiring token."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from cloud.access import principal
+from cloud.auth import NotAuthenticated
+from cloud.directory import UnknownCustomer, check_registration, check_username
+from cloud.requests import json_body
+from cloud.wiring import services
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+
+@bp.post("/login")
+def login() -> ResponseReturnValue:
+    body = json_body("username", "registration")
+    username = check_username(body["username"])
+    registration = check_registration(body["registration"])
+    try:
+        customer = services().directory.find(username, registration)
+    except UnknownCustomer:
+        # the same answer whichever half is wrong: no probing for registrations
+        raise NotAuthenticated("unknown username and registration") from None
+    token, expires = services().tokens.issue(customer.registration)
+    return jsonify(token=token, token_type="Bearer", expires_at=expires,
+                   registration=customer.registration, username=customer.username)
+
+
+@bp.get("/whoami")
+def whoami() -> ResponseReturnValue:
+    p = principal()
+    return jsonify(role=p.role.value, name=p.name, registration=p.registration)

@@ -1,0 +1,112 @@
+"""Invoices of calendar months, payments, tariffs and the monthly tariff flag."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from cloud import presenters
+from cloud.access import audit_note, customer_data, principal, staff
+from cloud.auth import Role
+from cloud.caching import NO_STORE, private, public, with_cache
+from cloud.errors import BadRequest
+from cloud.requests import int_arg, json_body
+from cloud.wiring import services
+from nevoa_core.periods import Step, parse_period_label
+from nevoa_core.tariffs import ElectricityTariff, Flag, Tariff, TieredTariff
+
+bp = Blueprint("billing", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/customers/<registration>/invoices")
+@customer_data
+def invoices(registration: str) -> ResponseReturnValue:
+    services().directory.get(registration)  # 404 for an unknown customer
+    found = services().billing.invoices(registration)
+    return jsonify(registration=registration,
+                   invoices=[presenters.invoice_summary(i) for i in found])
+
+
+@bp.get("/customers/<registration>/invoices/<month>")
+@customer_data
+def invoice(registration: str, month: str) -> ResponseReturnValue:
+    s = services()
+    invoice, provisional = s.billing.invoice(registration, parse_period_label(Step.MONTH, month),
+                                             time.time())
+    body = presenters.monthly_invoice(invoice, s.settings.tariffs.currency, provisional)
+    return with_cache(jsonify(body), private(60) if provisional else NO_STORE)
+
+
+@bp.post("/customers/<registration>/invoices/<month>/payment")
+@customer_data
+def pay(registration: str, month: str) -> ResponseReturnValue:
+    """Record a payment (simulated: the payment provider is not part of nevoa)."""
+    s = services()
+    payment = s.billing.pay(registration, parse_period_label(Step.MONTH, month),
+                            by=principal().name, now=time.time())
+    audit_note(invoice=payment.invoice.id,
+               restore_command=payment.restored.id if payment.restored else None)
+    return jsonify(invoice=presenters.monthly_invoice(payment.invoice, s.settings.tariffs.currency),
+                   supply_restored=presenters.command(payment.restored)
+                   if payment.restored else None)
+
+
+def _tariff_json(t: Tariff) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": t.name, "unit": t.unit,
+                            "taxes": [{"name": x.name, "rate": str(x.rate)} for x in t.taxes]}
+    if isinstance(t, TieredTariff):
+        body.update(type="tiered", minimum_charge=str(t.minimum_charge),
+                    minimum_block=str(t.minimum_block),
+                    bands=[{"up_to": None if b.up_to is None else str(b.up_to),
+                            "price": str(b.price)} for b in t.bands])
+    elif isinstance(t, ElectricityTariff):
+        body.update(type="electricity", fixed_charge=str(t.fixed_charge),
+                    price_per_unit=str(t.price_per_unit),
+                    flag_surcharges={f.value: str(v) for f, v in t.flag_surcharges.items()})
+    else:
+        body.update(type="flat", rate=str(t.rate))
+    return body
+
+
+@bp.get("/tariffs")
+def tariffs() -> ResponseReturnValue:
+    book = services().settings.tariffs
+    return with_cache(jsonify(
+        currency=book.currency,
+        defaults={k.label: name for k, name in book.defaults.items()},
+        tariffs=[_tariff_json(book.tariffs[n]) for n in sorted(book.tariffs)]), public(300))
+
+
+@bp.get("/tariff-flags/<month>")
+def get_flag(month: str) -> ResponseReturnValue:
+    period = parse_period_label(Step.MONTH, month)
+    return with_cache(jsonify(month=period.label, flag=services().billing.flag(period).value),
+                      public(60))
+
+
+@bp.put("/tariff-flags/<month>")
+@staff(Role.OPERATOR)
+def set_flag(month: str) -> ResponseReturnValue:
+    period = parse_period_label(Step.MONTH, month)
+    raw = json_body("flag")["flag"]
+    try:
+        flag = Flag(raw)
+    except ValueError:
+        raise BadRequest("flag must be one of: " + ", ".join(f.value for f in Flag)) from None
+    services().billing.set_flag(period, flag)
+    audit_note(month=period.label, flag=flag.value)
+    return jsonify(month=period.label, flag=flag.value)
+
+
+@bp.post("/billing/overdue-cuts")
+@staff(Role.OPERATOR)
+def overdue_cuts() -> ResponseReturnValue:
+    """Cut the supply of every meter with an invoice past due (and not cut already)."""
+    limit = int_arg("limit", 1000, 1, 10_000)
+    cuts = services().billing.cut_overdue(principal().name, time.time(), limit)
+    audit_note(cut=[issued.id for _, issued in cuts])
+    return jsonify(cuts=[{"registration": c.registration, "meter": c.meter,
+                          **presenters.command(issued)} for c, issued in cuts])

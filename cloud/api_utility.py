@@ -1,0 +1,109 @@
+"""The utility's view of the city: rankings, means, alerts and regional policies."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from cloud import presenters
+from cloud.access import audit_note, principal, staff
+from cloud.auth import Role
+from cloud.caching import NO_STORE, for_period, with_cache
+from cloud.errors import BadRequest
+from cloud.requests import int_arg, json_body, str_arg
+from cloud.utility import ALERT_STATES, ALERT_TYPES, MAX_ALERTS, MAX_TOP_N, check_policy
+from cloud.wiring import services
+from nevoa_core.ids import check_id
+from nevoa_core.kinds import Kind
+from nevoa_core.periods import Period, Step, parse_period, period_containing
+
+bp = Blueprint("utility", __name__, url_prefix="/api/v1")
+
+
+def _period_arg() -> Period:
+    raw = request.args.get("period")
+    if not raw:
+        return period_containing(Step.DAY, time.time())
+    return parse_period(raw)
+
+
+def _kind_arg() -> Kind | None:
+    raw = str_arg("kind", tuple(k.label for k in Kind))
+    return Kind.from_label(raw) if raw else None
+
+
+def _region_arg() -> str | None:
+    raw = request.args.get("region")
+    return check_id(raw, "region") if raw else None
+
+
+@bp.get("/top")
+@staff()
+def top() -> ResponseReturnValue:
+    period = _period_arg()
+    ranking = services().utility.top(period, int_arg("n", 10, 1, MAX_TOP_N), _kind_arg(),
+                                     _region_arg())
+    return with_cache(jsonify(presenters.ranking(ranking)),
+                      for_period(period.is_closed(time.time()), ranking.gathered.partial))
+
+
+@bp.get("/regions")
+@staff()
+def regions() -> ResponseReturnValue:
+    gathered = services().utility.health()
+    return jsonify(regions=[
+        {"region": r, "status": gathered.answers[r].get("status", "ok")
+         if r in gathered.answers else "unavailable",
+         "error": gathered.missing.get(r)} for r in services().fogs.regions],
+        **presenters.partial(gathered))
+
+
+@bp.get("/regions/stats")
+@staff()
+def region_stats() -> ResponseReturnValue:
+    period = _period_arg()
+    means = services().utility.means(period)
+    return with_cache(jsonify(presenters.means(means)),
+                      for_period(period.is_closed(time.time()), means.gathered.partial))
+
+
+@bp.get("/alerts")
+@staff()
+def alerts() -> ResponseReturnValue:
+    state = str_arg("state", ALERT_STATES) or "open"
+    found = services().utility.alerts(
+        _region_arg(), int_arg("limit", 100, 1, MAX_ALERTS), state=state,
+        type=str_arg("type", ALERT_TYPES), meter=str_arg("meter"))
+    return jsonify(state=state, alerts=found.alerts, **presenters.partial(found.gathered))
+
+
+@bp.post("/regions/<region>/alerts/<alert_id>/ack")
+@staff(Role.OPERATOR)
+def acknowledge(region: str, alert_id: str) -> ResponseReturnValue:
+    check_id(alert_id, "alert id")
+    alert = services().utility.acknowledge(check_id(region, "region"), alert_id,
+                                           principal().name)
+    audit_note(region=region, alert=alert_id)
+    return jsonify(alert)
+
+
+@bp.get("/regions/<region>/policy")
+@staff()
+def policy(region: str) -> ResponseReturnValue:
+    found = services().utility.policy(check_id(region, "region"))
+    return with_cache(jsonify({**found, "region": region}), NO_STORE)
+
+
+@bp.put("/regions/<region>/policy")
+@staff(Role.OPERATOR)
+def set_policy(region: str) -> ResponseReturnValue:
+    check_id(region, "region")
+    try:
+        changes = check_policy(json_body())
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    updated = services().utility.set_policy(region, changes)
+    audit_note(region=region, changes=changes)
+    return jsonify({**updated, "region": region})

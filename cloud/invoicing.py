@@ -1,0 +1,196 @@
+"""Invoices for calendar months: issue, list, pay, and cut supply for overdue debt.
+
+A month's invoice is computed from the fog node's daily rollups of the customer's
+meter, priced by :func:`nevoa_core.invoices.price` under the customer's tariff and the
+month's tariff flag. While the month runs the invoice is *provisional* (computed on
+each request, stored nowhere); once it is over the first request *issues* it: stored
+once, status ``open`` and due ``INVOICE_DUE_DAYS`` after the month's end. Keys:
+
+    nv:cloud:invoice:{registration}-{YYYY-MM}   JSON (cloud.invoice_json)
+    nv:cloud:invoices:{registration}            sorted set of periods, score = month start
+    nv:cloud:invoices:open                      sorted set of open invoice ids, score = due
+    nv:cloud:flag:{YYYY-MM}                     the month's tariff flag
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+import redis
+
+from cloud.directory import Customer, Directory
+from cloud.fog_client import FogClient
+from cloud.invoice_json import invoice_from_json, invoice_to_json
+from cloud.supply import CutReason, IssuedCommand, SupplyControl
+from nevoa_core.invoices import Invoice, InvoiceStatus, invoice_id, price
+from nevoa_core.money import to_decimal
+from nevoa_core.periods import Period
+from nevoa_core.tariffs import Flag, TariffBook, TariffError
+
+OPEN_INVOICES = "nv:cloud:invoices:open"
+
+
+class NoReadingsInPeriod(LookupError):
+    def __init__(self, registration: str, period: Period) -> None:
+        super().__init__(f"the meter of {registration} has no readings in {period.label}")
+
+
+class PeriodNotStarted(ValueError):
+    pass
+
+
+class UnknownInvoice(LookupError):
+    pass
+
+
+def _invoice_key(iid: str) -> str:
+    return f"nv:cloud:invoice:{iid}"
+
+
+def _list_key(registration: str) -> str:
+    return f"nv:cloud:invoices:{registration}"
+
+
+def _flag_key(period: Period) -> str:
+    return f"nv:cloud:flag:{period.label}"
+
+
+def tariff_problem(book: TariffBook, customer: Customer) -> str | None:
+    """Why the customer's tariff cannot price their meter, or None."""
+    try:
+        tariff = book.for_kind(customer.meter_kind, customer.tariff or None)
+    except TariffError as exc:
+        return str(exc)
+    unit = customer.meter_kind.spec.register_unit
+    if tariff.unit != unit:
+        return f"tariff {tariff.name!r} prices {tariff.unit}, the meter measures {unit}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    invoice: Invoice
+    restored: IssuedCommand | None  # the valve command when paying restored supply
+
+
+class Billing:
+    def __init__(self, client: redis.Redis, directory: Directory, fogs: FogClient,
+                 tariffs: TariffBook, supply: SupplyControl, due_days: int,
+                 default_flag: Flag) -> None:
+        self._redis = client
+        self.directory = directory
+        self.fogs = fogs
+        self.tariffs = tariffs
+        self.supply = supply
+        self.due_days = due_days
+        self.default_flag = default_flag
+
+    # -- tariff flags ------------------------------------------------------------------
+
+    def flag(self, period: Period) -> Flag:
+        raw = self._redis.get(_flag_key(period))
+        return Flag(raw) if raw else self.default_flag
+
+    def set_flag(self, period: Period, flag: Flag) -> None:
+        self._redis.set(_flag_key(period), flag.value)
+
+    def tariff_problem(self, customer: Customer) -> str | None:
+        return tariff_problem(self.tariffs, customer)
+
+    # -- invoices ----------------------------------------------------------------------
+
+    def _stored(self, iid: str) -> Invoice | None:
+        raw = self._redis.get(_invoice_key(iid))
+        return invoice_from_json(json.loads(raw)) if raw else None
+
+    def _consumption(self, customer: Customer, period: Period) -> Decimal:
+        points = self.fogs.rollups(customer.region, customer.meter, "day",
+                                   period.start_epoch, period.end_epoch)
+        if not points:
+            raise NoReadingsInPeriod(customer.registration, period)
+        return sum((max(to_decimal(float(p["consumption"])), Decimal(0)) for p in points),
+                   Decimal(0))
+
+    def compute(self, customer: Customer, period: Period, now: float) -> Invoice:
+        tariff = self.tariffs.for_kind(customer.meter_kind, customer.tariff or None)
+        bill = price(tariff, self._consumption(customer, period), self.flag(period))
+        return Invoice(customer.registration, customer.meter, period, bill,
+                       InvoiceStatus.OPEN, issued_at=now,
+                       due_at=period.end_epoch + self.due_days * 86400)
+
+    def invoice(self, registration: str, period: Period, now: float) -> tuple[Invoice, bool]:
+        """(the month's invoice, whether it is provisional)."""
+        stored = self._stored(invoice_id(registration, period))
+        if stored is not None:
+            return stored, False
+        if not period.has_started(now):
+            raise PeriodNotStarted(f"{period.label} has not started yet")
+        customer = self.directory.get(registration)
+        invoice = self.compute(customer, period, now)
+        if not period.is_closed(now):
+            return invoice, True
+        return self._issue(invoice), False
+
+    def _issue(self, invoice: Invoice) -> Invoice:
+        created = self._redis.set(_invoice_key(invoice.id),
+                                  json.dumps(invoice_to_json(invoice)), nx=True)
+        if not created:  # another request issued it first: theirs is the invoice
+            stored = self._stored(invoice.id)
+            assert stored is not None
+            return stored
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(_list_key(invoice.registration), {invoice.period.label:
+                                                    invoice.period.start_epoch})
+        pipe.zadd(OPEN_INVOICES, {invoice.id: invoice.due_at})
+        pipe.execute()
+        return invoice
+
+    def invoices(self, registration: str) -> list[Invoice]:
+        """Issued invoices, newest period first."""
+        labels = self._redis.zrevrange(_list_key(registration), 0, -1)
+        raws = self._redis.mget([_invoice_key(f"{registration}-{p}") for p in labels]) \
+            if labels else []
+        return [invoice_from_json(json.loads(r)) for r in raws if r]
+
+    def pay(self, registration: str, period: Period, by: str, now: float) -> Payment:
+        """Mark the invoice paid; if the meter was cut for debt and nothing else is
+        overdue, restore its supply at once."""
+        iid = invoice_id(registration, period)
+        key = _invoice_key(iid)
+        paid: list[Invoice] = []
+
+        def transaction(pipe: redis.client.Pipeline) -> None:
+            raw = pipe.get(key)
+            if raw is None:
+                raise UnknownInvoice(f"invoice {iid} has not been issued")
+            invoice = invoice_from_json(json.loads(raw)).pay(now)  # AlreadyPaid if paid
+            pipe.multi()
+            pipe.set(key, json.dumps(invoice_to_json(invoice)))
+            pipe.zrem(OPEN_INVOICES, iid)
+            paid.append(invoice)
+
+        self._redis.transaction(transaction, key)
+        restored = None
+        if not self.overdue_of(registration, now):
+            restored = self.supply.restore_if_cut_for(self.directory.get(registration),
+                                                      CutReason.DEBT, by)
+        return Payment(paid[0], restored)
+
+    def overdue_of(self, registration: str, now: float) -> list[Invoice]:
+        return [i for i in self.invoices(registration) if i.overdue(now)]
+
+    def cut_overdue(self, by: str, now: float, limit: int = 1000
+                    ) -> list[tuple[Customer, IssuedCommand]]:
+        """Cut the supply of every meter with an invoice past its due date (not already
+        cut). Returns the commands sent."""
+        ids = self._redis.zrangebyscore(OPEN_INVOICES, "-inf", now, start=0, num=limit)
+        registrations = sorted({iid.rsplit("-", 2)[0] for iid in ids})
+        cuts = []
+        for registration in registrations:
+            customer = self.directory.get(registration)
+            if self.supply.state(customer.meter)["state"] == "cut":
+                continue
+            cuts.append((customer, self.supply.cut(customer, CutReason.DEBT, by)))
+        return cuts

@@ -1,0 +1,109 @@
+"""Cutting and restoring a meter's supply through its region's fog node.
+
+The fog node owns the command (MQTT delivery, acknowledgement, expiry); the cloud keeps
+which region each command went to, so ``GET /api/v1/commands/{id}`` can ask the right
+fog node, and why each meter's supply was cut, so paying a debt restores only what the
+debt cut. Keys:
+
+    nv:cloud:command:{id}    hash: region, meter, action, reason, by, issued_at
+    nv:cloud:supply:{meter}  hash: state=cut, reason, command_id, by, at  (absent: supplied)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+from cloud.directory import Customer
+from cloud.fog_client import FogClient
+from nevoa_core.commands import Action
+
+COMMAND_RECORD_TTL = 30 * 86400  # how long a command id can still be looked up
+
+
+class CutReason(StrEnum):
+    MANUAL = "manual"
+    DEBT = "debt"
+    CAP = "cap"
+    MEAN = "mean"
+
+
+class UnknownCommand(LookupError):
+    def __init__(self, command_id: str) -> None:
+        super().__init__(f"no command {command_id!r} was issued by this cloud")
+        self.command_id = command_id
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCommand:
+    region: str
+    command: dict[str, Any]  # the fog node's Command
+
+    @property
+    def id(self) -> str:
+        return str(self.command["id"])
+
+
+def _command_key(command_id: str) -> str:
+    return f"nv:cloud:command:{command_id}"
+
+
+def _supply_key(meter: str) -> str:
+    return f"nv:cloud:supply:{meter}"
+
+
+class SupplyControl:
+    def __init__(self, client: redis.Redis, fogs: FogClient, command_ttl: int) -> None:
+        self._redis = client
+        self.fogs = fogs
+        self.command_ttl = command_ttl
+
+    def _send(self, customer: Customer, action: Action, reason: CutReason,
+              by: str) -> IssuedCommand:
+        command = self.fogs.send_command(customer.region, customer.meter, {
+            "action": action.value, "args": {}, "ttl": self.command_ttl,
+            "reason": reason.value, "by": by})
+        issued = IssuedCommand(customer.region, command)
+        self._redis.hset(_command_key(issued.id), mapping={
+            "region": customer.region, "meter": customer.meter, "action": action.value,
+            "reason": reason.value, "by": by, "issued_at": repr(time.time())})
+        self._redis.expire(_command_key(issued.id), COMMAND_RECORD_TTL)
+        return issued
+
+    def cut(self, customer: Customer, reason: CutReason, by: str) -> IssuedCommand:
+        issued = self._send(customer, Action.CLOSE_VALVE, reason, by)
+        self._redis.hset(_supply_key(customer.meter), mapping={
+            "state": "cut", "reason": reason.value, "command_id": issued.id, "by": by,
+            "at": repr(time.time())})
+        return issued
+
+    def restore(self, customer: Customer, reason: CutReason, by: str) -> IssuedCommand:
+        issued = self._send(customer, Action.OPEN_VALVE, reason, by)
+        self._redis.delete(_supply_key(customer.meter))
+        return issued
+
+    def restore_if_cut_for(self, customer: Customer, reason: CutReason,
+                           by: str) -> IssuedCommand | None:
+        """Restore the supply if (and only if) it was cut for ``reason``."""
+        if self._redis.hget(_supply_key(customer.meter), "reason") != reason.value:
+            return None
+        return self.restore(customer, reason, by)
+
+    def state(self, meter: str) -> dict[str, Any]:
+        """``{"state": "supplied"}`` or the cut: reason, command_id, by, at."""
+        record: dict[str, Any] = self._redis.hgetall(_supply_key(meter))
+        if not record:
+            return {"state": "supplied"}
+        record["at"] = float(record["at"])
+        return record
+
+    def command(self, command_id: str) -> tuple[dict[str, str], dict[str, Any]]:
+        """(the cloud's record, the fog node's Command with its current state)."""
+        record: dict[str, str] = self._redis.hgetall(_command_key(command_id))
+        if not record:
+            raise UnknownCommand(command_id)
+        return record, self.fogs.command(record["region"], command_id)

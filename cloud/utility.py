@@ -1,0 +1,132 @@
+"""What the utility asks of the whole city: every call fans out to the regions' fog
+nodes at once and says which regions did not answer in time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cloud.directory import Directory
+from cloud.fanout import FanOut, Gathered
+from cloud.fog_client import FogClient
+from nevoa_core.kinds import Kind
+from nevoa_core.money import to_decimal
+from nevoa_core.periods import Period
+from nevoa_core.ranking import (
+    CityMean,
+    Consumer,
+    RegionTotals,
+    city_mean,
+    merge_top_consumers,
+)
+
+MAX_TOP_N = 1000
+ALERT_STATES = ("open", "acknowledged", "cleared")
+ALERT_TYPES = ("excess", "leak", "above_mean", "above_cap", "silent", "tamper")
+MAX_ALERTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    period: Period
+    kind: Kind | None
+    n: int
+    items: list[Consumer]
+    registrations: dict[str, str]  # meter -> registration, where the directory knows it
+    gathered: Gathered[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RegionalMeans:
+    period: Period
+    regions: dict[str, dict[str, Any]]  # region -> the fog node's stats
+    city: CityMean
+    gathered: Gathered[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Alerts:
+    alerts: list[dict[str, Any]]
+    gathered: Gathered[Any]
+
+
+class Utility:
+    def __init__(self, fogs: FogClient, fanout: FanOut, directory: Directory) -> None:
+        self.fogs = fogs
+        self.fanout = fanout
+        self.directory = directory
+
+    def _regions(self, region: str | None) -> list[str]:
+        return [self.fogs.check_region(region)] if region else self.fogs.regions
+
+    def top(self, period: Period, n: int, kind: Kind | None,
+            region: str | None = None) -> Ranking:
+        """The city's (or one region's) ``n`` heaviest consumers, exact."""
+        label = kind.label if kind else None
+        gathered = self.fanout.gather(
+            self._regions(region), lambda r: self.fogs.top(r, period.name, n, label)["items"])
+        regional: Mapping[str, list[tuple[str, float]]] = {
+            r: [(item["meter"], float(item["consumption"])) for item in items]
+            for r, items in gathered.answers.items()}
+        items = merge_top_consumers(regional, n)
+        registrations = self.directory.registrations_of([c.meter for c in items])
+        return Ranking(period, kind, n, items, registrations, gathered)
+
+    def means(self, period: Period) -> RegionalMeans:
+        gathered = self.fanout.gather(self.fogs.regions,
+                                      lambda r: self.fogs.region_stats(r, period.name))
+        totals = [RegionTotals(r, int(s.get("meters") or 0),
+                               to_decimal(float(s.get("total") or 0)))
+                  for r, s in gathered.answers.items()]
+        return RegionalMeans(period, dict(sorted(gathered.answers.items())),
+                             city_mean(totals), gathered)
+
+    def alerts(self, region: str | None, limit: int, **filters: object) -> Alerts:
+        """Alerts of every region (or one), newest first."""
+        gathered = self.fanout.gather(
+            self._regions(region), lambda r: self.fogs.alerts(r, limit=limit, **filters))
+        merged = [dict(a, region=a.get("region") or r)
+                  for r, alerts in gathered.answers.items() for a in alerts]
+        merged.sort(key=lambda a: (-float(a.get("opened_at") or 0), str(a.get("id"))))
+        return Alerts(merged[:limit], gathered)
+
+    def acknowledge(self, region: str, alert_id: str, by: str) -> dict[str, Any]:
+        return self.fogs.acknowledge_alert(self.fogs.check_region(region), alert_id, by)
+
+    def policy(self, region: str) -> dict[str, Any]:
+        return self.fogs.policy(self.fogs.check_region(region))
+
+    def set_policy(self, region: str, policy: Mapping[str, Any]) -> dict[str, Any]:
+        return self.fogs.set_policy(self.fogs.check_region(region), policy)
+
+    def health(self) -> Gathered[dict[str, Any]]:
+        return self.fanout.gather(self.fogs.regions, self.fogs.health)
+
+
+def check_policy(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy fields the fog API takes, checked; a partial update is allowed."""
+    allowed = {"rationing_cap", "cap_period", "cut_above_cap", "cut_above_mean"}
+    unknown = set(body) - allowed
+    if unknown:
+        raise ValueError(f"unknown policy field(s): {', '.join(sorted(unknown))}")
+    if not body:
+        raise ValueError("send at least one of: " + ", ".join(sorted(allowed)))
+    out: dict[str, Any] = {}
+    if "rationing_cap" in body:
+        cap = body["rationing_cap"]
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | float)
+                                or not 0 < cap < 1e12):
+            raise ValueError("rationing_cap must be a positive number (register units) or null")
+        out["rationing_cap"] = None if cap is None else float(Decimal(str(cap)))
+    if "cap_period" in body:
+        if body["cap_period"] not in ("day", "month"):
+            raise ValueError("cap_period must be 'day' or 'month'")
+        out["cap_period"] = body["cap_period"]
+    for flag in ("cut_above_cap", "cut_above_mean"):
+        if flag in body:
+            if not isinstance(body[flag], bool):
+                raise ValueError(f"{flag} must be true or false")
+            out[flag] = body[flag]
+    return out
