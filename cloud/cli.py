@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="bulk import customers from a CSV or JSON file",
                          description="Import customers and meters (idempotent); prints the "
                          "report of created, updated, unchanged and rejected rows as JSON.")
-    imp.add_argument("file", type=Path, help="a .csv (with header) or .json export")
+    imp.add_argument("files", type=Path, nargs="+", metavar="FILE",
+                     help="a .csv (with header) or .json export, e.g. nevoa-meter --export")
     imp.add_argument("--regions", default="",
                      help="comma-separated regions that have a fog node; rows of other "
                      "regions are rejected (default: accept any region)")
@@ -88,11 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         log.info("loaded %d demo customers for regions %s", n, ", ".join(regions))
         return 0
     if a.command == "import":
-        content_type = "application/json" if a.file.suffix == ".json" else "text/csv"
         regions: list[str] | None = [r.strip() for r in a.regions.split(",") if r.strip()] or None
         book = load_tariff_book(env("TARIFFS_FILE", "") or "")
-        report = import_customers(Directory(_redis(a.redis_url)),
-                                  read_rows(a.file.read_bytes(), content_type), regions,
+        rows = [row for f in a.files for row in read_rows(
+            f.read_bytes(), "application/json" if f.suffix == ".json" else "text/csv")]
+        report = import_customers(Directory(_redis(a.redis_url)), rows, regions,
                                   lambda c: tariff_problem(book, c))
         print(json.dumps(report.as_json(), indent=2))
         return 0 if not report.rejected else 1

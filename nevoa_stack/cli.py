@@ -64,7 +64,21 @@ def _banner(stack: LocalStack) -> str:
         "-d '{\"matricula\": \"10002\"}'",
         f"  curl -s -X POST {c}/alerta-consumo -H 'Content-Type: application/json' "
         "-d '{\"matricula\": \"10001\"}'",
-        f"  curl -s {c}/api/v1/customers/10002/readings?limit=5",
+        "",
+        "A customer (token from login; see docs/cloud.md for every route):",
+        f"  T=$(curl -s -X POST {c}/api/v1/auth/login -H 'Content-Type: application/json' "
+        "-d '{\"username\": \"maria\", \"registration\": \"10001\"}' | "
+        "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
+        f"  curl -s -H \"Authorization: Bearer $T\" '{c}/api/v1/customers/10001/history?step=raw'",
+        f"  curl -s -H \"Authorization: Bearer $T\" "
+        f"{c}/api/v1/customers/10001/invoices/$(date -u +%Y-%m)",
+        "",
+        f"The utility (demo operator key, also in stack.json):  K={stack.operator_key}",
+        f"  curl -s -H \"X-API-Key: $K\" '{c}/api/v1/top?n=5'",
+        f"  curl -s -H \"X-API-Key: $K\" {c}/api/v1/regions/stats",
+        f"  curl -s -H \"X-API-Key: $K\" -X POST {c}/api/v1/meters/r2-e000002/supply "
+        "-H 'Content-Type: application/json' -d '{\"action\": \"cut\"}'",
+        f"  Browsable docs: {c}/docs",
         "",
         "Ctrl-C stops everything.",
     ]

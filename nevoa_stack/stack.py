@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class LocalStack:
     region_processes: dict[str, RegionProcesses] = field(default_factory=dict)
     cloud_redis: RedisBinary | RedisContainer | None = None
     cloud: ChildProcess | None = None
+    operator_key: str | None = None  # the demo operator's API key (make run only)
     _started: list[Any] = field(default_factory=list)
 
     @property
@@ -90,25 +92,44 @@ class LocalStack:
         fog.wait_port(HOST, rp.fog_port)
         return fog
 
+    def _run_once(self, name: str, args: list[str], timeout: float = 120) -> str:
+        """Run a short-lived nevoa command to completion; its output is its log."""
+        step = ChildProcess(name, [self.python, *args], self.workdir / "logs" / f"{name}.log")
+        step.start()
+        assert step.proc is not None
+        if step.proc.wait(timeout) != 0:
+            raise RuntimeError(f"{name} failed:\n{step.tail()}")
+        return step.log_path.read_text()
+
     def start_cloud(self, demo_meters_per_region: int = 0) -> None:
+        """The cloud's Redis and API. With demo meters: the directory is the meter
+        simulator's provisioning export, imported as an operator would (nevoa-cloud
+        import), and a demo operator API key is created (stack.json, banner)."""
         self.cloud_redis = redis_server(self.workdir / "cloud-redis", name="redis-cloud")
         self._service(self.cloud_redis)
         redis_url = self.cloud_redis.url
+        cloud = ["-m", "cloud", "--log-level", "WARNING", "--redis-url", redis_url]
         if demo_meters_per_region:
-            loader = ChildProcess(
-                "load-demo",
-                [self.python, "-m", "cloud", "--redis-url", redis_url, "load-demo",
-                 "--regions", ",".join(self.regions),
-                 "--meters-per-region", str(demo_meters_per_region)],
-                self.workdir / "logs" / "load-demo.log",
-            )
-            loader.start()
-            assert loader.proc is not None
-            if loader.proc.wait(60) != 0:
-                raise RuntimeError(f"loading the demo customers failed:\n{loader.tail()}")
+            exports = []
+            for region in self.regions:
+                path = self.workdir / "provisioning" / f"{region}.csv"
+                self._run_once(f"export-{region}", [
+                    "-m", "meter", "--region", region, "--count",
+                    str(demo_meters_per_region), "--export", str(path), "--export-only"])
+                exports.append(str(path))
+            self._run_once("import-directory", [*cloud, "import", *exports,
+                                                "--regions", ",".join(self.regions)])
+        self.operator_key = self._run_once("create-api-key", [
+            *cloud, "create-api-key", "--name", "demo-operator", "--role", "operator"]
+            ).strip().splitlines()[-1]
         fogs = [f"--fog={r}={rp.fog_url}" for r, rp in self.region_processes.items()]
-        self.cloud = self._child("cloud", "cloud", "--redis-url", redis_url, "serve",
-                                 "--port", str(self.cloud_port), *fogs)
+        self.cloud = ChildProcess(
+            "cloud", [self.python, "-m", "cloud", "--redis-url", redis_url, "serve",
+                      "--port", str(self.cloud_port), *fogs],
+            self.workdir / "logs" / "cloud.log",
+            env={"NEVOA_SECRET_KEY": secrets.token_hex(32)})
+        self.cloud.start()
+        self._started.append(self.cloud)
         self.cloud.wait_port(HOST, self.cloud_port)
 
     def start_meters(self, region: str, count: int, interval: float,
@@ -130,6 +151,7 @@ class LocalStack:
         return {
             "cloud_url": self.cloud_url,
             "cloud_redis_url": self.cloud_redis.url if self.cloud_redis else None,
+            "operator_api_key": self.operator_key,
             "regions": {r: rp.describe() for r, rp in self.region_processes.items()},
             "logs": str(self.workdir / "logs"),
         }

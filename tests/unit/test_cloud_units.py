@@ -1,0 +1,85 @@
+"""Cloud pieces that need no server: customer tokens, the fan-out deadline, import rows,
+the policy check."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cloud.auth import NotAuthenticated, TokenSigner
+from cloud.bulk_import import UnreadableImport, read_rows
+from cloud.fanout import FanOut
+from cloud.fog_client import FogRejected, RegionUnavailable
+from cloud.utility import check_policy
+
+SIGNER = TokenSigner(b"k" * 32, ttl=60)
+
+
+def test_a_token_names_its_registration_until_it_expires() -> None:
+    token, expires = SIGNER.issue("10001", now=1000)
+    assert expires == 1060
+    assert SIGNER.verify(token, now=1059) == "10001"
+    with pytest.raises(NotAuthenticated, match="expired"):
+        SIGNER.verify(token, now=1060)
+
+
+def test_a_token_signed_with_another_secret_or_edited_is_refused() -> None:
+    token, _ = SIGNER.issue("10001", now=1000)
+    other, _ = TokenSigner(b"x" * 32, ttl=60).issue("10001", now=1000)
+    prefix, reg, exp, sig = token.split(".")
+    for bad in (other, f"{prefix}.10002.{exp}.{sig}", f"{prefix}.{reg}.9999999999.{sig}",
+                f"c2.{reg}.{exp}.{sig}", token + "x", ""):
+        with pytest.raises(NotAuthenticated):
+            SIGNER.verify(bad, now=1000)
+
+
+def test_a_short_secret_is_refused() -> None:
+    with pytest.raises(ValueError):
+        TokenSigner(b"short", ttl=60)
+
+
+def test_fan_out_answers_within_its_deadline_and_names_what_is_missing() -> None:
+    fan = FanOut(timeout=0.2)
+
+    def call(region: str) -> str:
+        if region == "slow":
+            time.sleep(1.0)
+        if region == "down":
+            raise RegionUnavailable(region, "connection refused")
+        if region == "refusing":
+            raise FogRejected(region, 400, "bad period")
+        if region == "buggy":
+            raise KeyError("items")
+        return region.upper()
+
+    started = time.monotonic()
+    got = fan.gather(["a", "slow", "down", "refusing", "buggy", "b"], call)
+    assert time.monotonic() - started < 0.5
+    assert got.answers == {"a": "A", "b": "B"}
+    assert got.partial and got.missing_regions == ["buggy", "down", "refusing", "slow"]
+    assert got.missing["slow"] == "no answer within 0.2 s"
+    assert got.missing["down"] == "connection refused"
+    assert "KeyError" in got.missing["buggy"]
+    fan.close()
+
+
+def test_import_rows_from_csv_and_json() -> None:
+    assert read_rows(b"\xef\xbb\xbfregistration,username\n1,a\n", "text/csv") == [
+        {"registration": "1", "username": "a"}]
+    assert read_rows(b'[{"a": 1}]', "application/json") == [{"a": 1}]
+    assert read_rows(b'{"meters": [{"a": 1}]}', "application/json") == [{"a": 1}]
+    for body, ctype in ((b"", "text/csv"), (b"[", "application/json"), (b"1", "application/json"),
+                        (b"x", "application/xml")):
+        with pytest.raises(UnreadableImport):
+            read_rows(body, ctype)
+
+
+def test_policy_fields_are_checked() -> None:
+    assert check_policy({"rationing_cap": 10, "cut_above_mean": True}) == {
+        "rationing_cap": 10.0, "cut_above_mean": True}
+    assert check_policy({"rationing_cap": None}) == {"rationing_cap": None}
+    for bad in ({}, {"rationing_cap": 0}, {"rationing_cap": True}, {"cap_period": "year"},
+                {"cut_above_cap": 1}, {"other": 1}):
+        with pytest.raises(ValueError):
+            check_policy(bad)
