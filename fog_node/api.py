@@ -1,20 +1,62 @@
-"""The fog node's HTTP API for the cloud (JSON in, JSON out, JSON errors)."""
+"""The fog node's HTTP API for the cloud (JSON in, JSON out, JSON errors).
+
+The contract is docs/fog-api.md. One blueprint per resource family: this module holds
+the app factory, health, metrics and ingest counters; api_meters, api_region and
+api_ops the rest. Views parse input, call one service, and return JSON.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+import redis
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from fog_node.aggregates import RegionAggregates
+from fog_node.alerts_store import AlertStore
+from fog_node.audit import AuditTrail
+from fog_node.commander import CommandCenter
+from fog_node.metrics import IngestMetrics
+from fog_node.policy_store import PolicyStore
+from fog_node.rollups import Rollups
 from fog_node.store import RegionStore
+from nevoa_adapters.jsonapi import register_json_errors
 from nevoa_core.ids import is_valid_id
 from nevoa_core.senml import Reading
-from nevoa_adapters.jsonapi import register_json_errors
 
-MAX_HISTORY = 1000
 
-bp = Blueprint("fog", __name__)
+@dataclass
+class FogServices:
+    """Everything the views need, built once by the entry point (or a test)."""
+
+    store: RegionStore
+    alerts: AlertStore
+    commands: CommandCenter
+    policies: PolicyStore
+    audit: AuditTrail
+    metrics: IngestMetrics = field(default_factory=IngestMetrics)
+    ready: Callable[[], bool] = lambda: True
+    on_alert_change: Callable[[Any], None] = lambda alert: None  # publishes it
+
+    @property
+    def region(self) -> str:
+        return self.store.keys.region
+
+    @property
+    def aggregates(self) -> RegionAggregates:
+        return RegionAggregates(self.store.redis, self.region)
+
+    @property
+    def rollups(self) -> Rollups:
+        return Rollups(self.store.redis, self.region)
+
+
+def services() -> FogServices:
+    found: FogServices = current_app.extensions["nevoa.fog"]
+    return found
 
 
 def reading_json(r: Reading) -> dict[str, Any]:
@@ -30,56 +72,100 @@ def reading_json(r: Reading) -> dict[str, Any]:
     }
 
 
-def _store() -> RegionStore:
-    store: RegionStore = current_app.extensions["nevoa.store"]
-    return store
-
-
-def _meter_arg(meter: str) -> str:
+def meter_arg(meter: str) -> str:
     if not is_valid_id(meter):
         abort(400, description=f"invalid meter id {meter!r}")
     return meter
 
 
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        abort(400, description=f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def float_arg(name: str, default: float | None = None) -> float | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        abort(400, description=f"{name} must be a time in epoch seconds")
+    return value
+
+
+def json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="the request body must be a JSON object")
+    return body
+
+
+def who(body: dict[str, Any], default: str | None = None) -> str:
+    by = body.get("by", default)
+    if not isinstance(by, str) or not 1 <= len(by) <= 64:
+        abort(400, description="'by' must name who asks: a string of 1-64 characters")
+    return by
+
+
+bp = Blueprint("fog", __name__)
+
+
 @bp.get("/health")
 def health() -> ResponseReturnValue:
-    ready = current_app.extensions["nevoa.ready"]
-    body = {"status": "ok" if ready() else "degraded", "region": _store().keys.region}
-    return jsonify(body), 200 if ready() else 503
+    s = services()
+    try:
+        s.store.redis.ping()
+        redis_ok = True
+    except redis.RedisError:
+        redis_ok = False
+    mqtt_ok = s.ready()
+    ok = redis_ok and mqtt_ok
+    body = {"status": "ok" if ok else "degraded", "region": s.region,
+            "mqtt": "connected" if mqtt_ok else "disconnected",
+            "redis": "ok" if redis_ok else "unreachable"}
+    return jsonify(body), 200 if ok else 503
 
 
-@bp.get("/api/v1/meters/<meter>/latest")
-def latest(meter: str) -> ResponseReturnValue:
-    summary = _store().summary(_meter_arg(meter))
-    if summary is None or summary.latest is None:
-        abort(404, description=f"no readings for meter {meter!r} in this region")
-    return jsonify(
-        reading=reading_json(summary.latest),
-        status=summary.status,
-        status_time=summary.status_time,
-    )
-
-
-@bp.get("/api/v1/meters/<meter>/readings")
-def readings(meter: str) -> ResponseReturnValue:
-    limit = request.args.get("limit", default=10, type=int)
-    if limit is None or not 1 <= limit <= MAX_HISTORY:
-        abort(400, description=f"limit must be an integer from 1 to {MAX_HISTORY}")
-    history = _store().history(_meter_arg(meter), limit)
-    if not history:
-        abort(404, description=f"no readings for meter {meter!r} in this region")
-    return jsonify(meter=meter, readings=[reading_json(r) for r in history])
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    s = services()
+    try:
+        region_stats = s.store.stats()
+        pending = int(s.store.redis.zcard(s.store.keys.pending_commands))
+        open_alerts = int(s.store.redis.hlen(s.store.keys.alerts_active))
+    except redis.RedisError:
+        region_stats, pending, open_alerts = {}, -1, -1
+    text = s.metrics.prometheus(s.region, region_stats, {
+        "nevoa_fog_commands_pending": pending, "nevoa_fog_alerts_open": open_alerts,
+        "nevoa_fog_up": 1.0 if s.ready() else 0.0})
+    return Response(text, mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/api/v1/stats")
 def stats() -> ResponseReturnValue:
-    return jsonify(region=_store().keys.region, **_store().stats())
+    s = services()
+    return jsonify(region=s.region, **s.store.stats())
 
 
-def create_app(store: RegionStore, ready: Any = lambda: True) -> Flask:
+def create_app(fog: FogServices) -> Flask:
+    from fog_node.api_meters import bp as meters_bp
+    from fog_node.api_ops import bp as ops_bp
+    from fog_node.api_region import bp as region_bp
+
     app = Flask("fog_node")
-    app.extensions["nevoa.store"] = store
-    app.extensions["nevoa.ready"] = ready
-    app.register_blueprint(bp)
+    app.extensions["nevoa.fog"] = fog
+    for blueprint in (bp, meters_bp, region_bp, ops_bp):
+        app.register_blueprint(blueprint)
     register_json_errors(app)
     return app

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long each kind of data is kept, in seconds."""
+
+    raw: int = 2 * DAY  # a block of 128 raw readings, counted from when a newer block starts
+    hourly: int = 92 * DAY  # per-meter hourly rollups
+    daily: int = 3 * 366 * DAY  # per-meter daily rollups
+    top_day: int = 35 * DAY  # the region's per-day consumption of each meter (top-N, mean)
+    top_month: int = 25 * 31 * DAY  # the same per month
+
 
 @dataclass(frozen=True, slots=True)
 class FogConfig:
@@ -17,10 +30,15 @@ class FogConfig:
     http_port: int = 8080
     client_id: str | None = None  # stable per process: the broker keeps its session
     shared_group: str | None = None  # several fog processes of a region share the load
-    batch_size: int = 500
-    batch_wait: float = 0.02  # seconds a partial batch may wait for more messages
-    receive_maximum: int = 2000  # unacknowledged QoS 1 messages the broker may send us
-    raw_limit: int = 4096  # raw readings kept per meter
+    batch_size: int = 2000  # readings written per Redis round trip, at most
+    receive_maximum: int = 20_000  # unacknowledged QoS 1 messages the broker may send us
+    retention: Retention = Retention()
+    silent_factor: float = 3.0  # silent: no reading for this many of its usual intervals
+    silent_min: float = 60.0  # ... and never less than this many seconds
+    leak_window: float = 6 * 3600.0  # water flowing without a pause this long: a leak
+    judge_interval: float = 2.0  # seconds between rounds judging meters with new readings
+    full_sweep: float = 30.0  # seconds between rounds judging every meter (silence, restore)
+    command_retry: float = 5.0  # first retry of an unacknowledged command (then doubles)
 
     @property
     def session_id(self) -> str:

@@ -1,37 +1,316 @@
--- Store a batch of readings idempotently by (meter, seq), in one round trip.
--- KEYS: for reading i (1-based): KEYS[2i-1] = raw sorted set, KEYS[2i] = summary hash;
---       then KEYS[#KEYS-1] = the region's meter set, KEYS[#KEYS] = the region's stats hash.
--- ARGV: ARGV[1] = raw_limit, then 7 values per reading:
---       meter, seq, member, time, register, rate ("" when absent), kind.
--- Returns {stored, duplicates}.
-local limit = tonumber(ARGV[1])
-local n = (#KEYS - 2) / 2
-local meters_key, stats_key = KEYS[#KEYS - 1], KEYS[#KEYS]
-local stored, duplicates = 0, 0
-for i = 1, n do
-  local raw, summary = KEYS[2 * i - 1], KEYS[2 * i]
-  local a = 2 + (i - 1) * 7
-  local meter, seq, member = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
-  local fresh = redis.call('ZCOUNT', raw, seq, seq) == 0
-  if fresh and redis.call('ZCARD', raw) >= limit then
-    -- the series is full: a seq older than everything kept was stored and trimmed before
-    local oldest = redis.call('ZRANGE', raw, 0, 0, 'WITHSCORES')
-    if oldest[2] and seq < tonumber(oldest[2]) then fresh = false end
-  end
-  if fresh then
-    redis.call('ZADD', raw, seq, member)
-    if redis.call('ZCARD', raw) > limit then redis.call('ZREMRANGEBYRANK', raw, 0, -limit - 1) end
-    local latest = tonumber(redis.call('HGET', summary, 'seq') or '-1')
-    if seq > latest then
-      redis.call('HSET', summary, 'seq', seq, 'time', ARGV[a + 3], 'register', ARGV[a + 4],
-        'rate', ARGV[a + 5], 'kind', ARGV[a + 6])
+-- Store a batch of readings in one round trip, idempotently by (meter, seq), keeping
+-- rollups, region aggregates and VEE flags exact whatever order readings arrive in.
+--
+-- Consumption is attributed per link between consecutive readings (by seq) of a meter:
+-- max(0, register(b) - register(a)) in integer Wh or litres goes to the hour, day and
+-- month of b. A reading that arrives late (seq below the meter's latest) splits the
+-- link it falls into: the old link's share is taken back and the two new links' shares
+-- are added, so every total equals that of an in-order arrival.
+--
+-- Hourly rollups are written as readings arrive. A day is closed when a reading of a
+-- later day arrives: its daily rollup (sum of its hours, last register) is written
+-- then, once, and kept up to date by late readings afterwards. The register ending an
+-- hour is written when the next hour starts. The open hour and day are completed at
+-- query time from the summary's latest reading (fog_node/rollups.py).
+--
+-- ARGV[1..10]  key layout (fog_node.keys.RegionKeys.ingest_layout)
+-- ARGV[11..18] now, raw_ttl, hourly_ttl, daily_ttl, top_day_ttl, top_month_ttl,
+--              spike limit electricity, spike limit water (register units per second)
+-- ARGV[19] readings: lines "meter seq time register rate kind" (rate "-" when absent)
+-- ARGV[20] statuses: lines "meter online|offline time"
+-- ARGV[21] rejects: lines "reason count"
+-- Returns {stored, duplicates, stale, conflicts}.
+local MP, RAWI, HI, DI, TOPP, TOTALS, METERS, STATS, ONLINE, OFFLINE = unpack(ARGV, 1, 10)
+local now = ARGV[11]
+local raw_ttl, hourly_ttl, daily_ttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local top_day_ttl, top_month_ttl = tonumber(ARGV[15]), tonumber(ARGV[16])
+local spike_limit = {e = tonumber(ARGV[17]), w = tonumber(ARGV[18])}
+local BLOCK = 128
+local call, floor = redis.call, math.floor
+
+local function milli(text) return floor(tonumber(text) * 1000 + 0.5) end
+
+local HH = {}
+for h = 0, 23 do HH[h] = string.format('%02d', h) end
+
+-- the proleptic Gregorian date of a day number (days since 1970-01-01), H. Hinnant
+local function civil(days)
+  local z = days + 719468
+  local era = floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
+  local d = doy - floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  return yoe + era * 400 + (m <= 2 and 1 or 0), m, d
+end
+
+local days = {}
+-- the day a time falls in: labels and region keys, cached per batch
+local function day_of(t)
+  local index = floor(t / 86400)
+  local p = days[index]
+  if not p then
+    local y, m, d = civil(index)
+    local day, month = string.format('%04d-%02d-%02d', y, m, d), string.format('%04d-%02d', y, m)
+    p = {index = index, day = day, month = month, dd = string.format('%02d', d),
+         top_day = {}, top_month = {}, day_field = {}, month_field = {}}
+    for _, k in ipairs({'e', 'w'}) do
+      p.top_day[k] = TOPP .. k .. ':day:' .. day
+      p.top_month[k] = TOPP .. k .. ':month:' .. month
+      p.day_field[k] = k .. ':day:' .. day
+      p.month_field[k] = k .. ':month:' .. month
     end
-    redis.call('SADD', meters_key, meter)
-    stored = stored + 1
+    days[index] = p
+  end
+  return p
+end
+local function hour_of(t) return HH[floor(t / 3600) % 24] end
+
+local totals, touched = {}, {}
+
+-- sum a closed day's hours into its daily rollup
+local function close_day(mkey, p, regm)
+  local hours = call('HGETALL', mkey .. HI .. p.day)
+  local sum = 0
+  for i = 1, #hours, 2 do
+    if #hours[i] == 2 then sum = sum + tonumber(hours[i + 1]) end
+  end
+  local dkey = mkey .. DI .. p.month
+  if regm then
+    call('HSET', dkey, p.dd, sum, p.dd .. 'r', regm)
   else
+    call('HSET', dkey, p.dd, sum)
+  end
+  call('EXPIRE', dkey, daily_ttl, 'NX')
+end
+
+-- add delta (integer, may be negative) to the meter's consumption at time t; days
+-- before latest_day are closed and their daily rollup follows; touch: the meter's first
+-- reading of the day, which enters the day's ranking even when it consumed nothing
+local function attribute(mkey, meter, kind, t, delta, latest_day, touch)
+  local p = day_of(t)
+  if delta ~= 0 then
+    call('HINCRBY', mkey .. HI .. p.day, hour_of(t), delta)
+    if p.index < latest_day then
+      if call('HEXISTS', mkey .. DI .. p.month, p.dd) == 1 then
+        call('HINCRBY', mkey .. DI .. p.month, p.dd, delta)
+      else
+        close_day(mkey, p, nil)
+      end
+    end
+  end
+  if delta == 0 and not touch then return end
+  -- with 0 at a meter's first reading of a day: an idle meter still counts in the mean
+  call('ZINCRBY', p.top_day[kind], -delta, meter)
+  call('ZINCRBY', p.top_month[kind], -delta, meter)
+  touched[p.top_day[kind]], touched[p.top_month[kind]] = top_day_ttl, top_month_ttl
+  local f1, f2 = p.day_field[kind], p.month_field[kind]
+  totals[f1], totals[f2] = (totals[f1] or 0) + delta, (totals[f2] or 0) + delta
+end
+
+local function is_spike(kind, delta, dt)
+  if delta <= 0 then return false end
+  if dt <= 0 then return true end
+  return delta / 1000 / dt > spike_limit[kind]
+end
+
+-- the nearest stored reading before (later=false) or after a seq, in one block
+local function neighbour(key, seqtext, later)
+  local found
+  if later then
+    found = call('ZRANGEBYSCORE', key, '(' .. seqtext, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  else
+    found = call('ZREVRANGEBYSCORE', key, '(' .. seqtext, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  end
+  if not found[1] then return nil end
+  local t, reg = string.match(found[1], '^%d+:([^:]+):([^:]+):')
+  return {seq = tonumber(found[2]), t = tonumber(t), regm = milli(reg)}
+end
+
+-- VEE bookkeeping "first missing tamper spike", in one field
+local function vee_of(s)
+  local first, miss, tamper, spike = string.match(s or '', '^(%d+) (%d+) (%d+) (%d+)$')
+  return {tonumber(first), tonumber(miss) or 0, tonumber(tamper) or 0, tonumber(spike) or 0}
+end
+local function vee_text(v) return string.format('%.0f %.0f %.0f %.0f', v[1], v[2], v[3], v[4]) end
+
+-- the first reading of a day: its hourly hash exists from now on, with its retention
+local function new_hourly(mkey, p, t, delta)
+  local key = mkey .. HI .. p.day
+  if delta == 0 then call('HINCRBY', key, hour_of(t), 0) end
+  call('EXPIRE', key, hourly_ttl, 'NX')
+end
+
+-- note VEE events: the counts "first missing tamper spike" and the event's detail
+local function vee_event(mkey, what, detail, first)
+  local vee = vee_of(call('HGET', mkey, 'vee'))
+  vee[1] = vee[1] or first
+  if what == 'gap' then vee[2] = vee[2] + detail[1] end
+  if what == 'tamper' then vee[3] = vee[3] + 1 end
+  if what == 'spike' then vee[4] = vee[4] + 1 end
+  call('HSET', mkey, 'vee', vee_text(vee), what .. '_at', detail[2])
+end
+
+-- a reading newer than every stored one of its meter (or its first): the common case.
+-- The summary's "last" field: "seq time register rate kind flowing_since seen interval";
+-- prev holds the previous one's seq, time and register texts and flowing_since
+local function append(mkey, meter, seqtext, t, ttext, reg, rate, kind, prev)
+  local seq = tonumber(seqtext)
+  local regm = milli(reg)
+  local block = floor(seq / BLOCK)
+  local delta, flow, interval = 0, '-', '-'
+  local flowing = rate ~= '-' and tonumber(rate) > 0
+  local p = day_of(t)
+  if prev then
+    local pseqtext, ptext, preg, pflow = prev[1], prev[2], prev[3], prev[4]
+    local pseq, pt, pregm = tonumber(pseqtext), tonumber(ptext), milli(preg)
+    delta = regm - pregm
+    if delta < 0 then
+      vee_event(mkey, 'tamper', {0, pseqtext .. '>' .. seqtext .. ' register ' .. preg .. '>' .. reg},
+        pseq)
+      delta = 0
+    end
+    if delta > 0 and is_spike(kind, delta, t - pt) then
+      vee_event(mkey, 'spike', {0, pseqtext .. '>' .. seqtext .. ' ' .. delta .. ' in '
+        .. (t - pt) .. 's'}, pseq)
+    end
+    if seq > pseq + 1 then
+      vee_event(mkey, 'gap', {seq - pseq - 1, pseqtext .. '>' .. seqtext}, pseq)
+    end
+    if t > pt then interval = t - pt end
+    -- leak bookkeeping: since when has water flowed without a pause
+    if rate == '-' then flowing = delta > 0 end
+    if flowing then flow = pflow ~= '-' and pflow or (rate == '-' and ptext or ttext) end
+    local pblock = floor(pseq / BLOCK)
+    if block ~= pblock then call('EXPIRE', mkey .. RAWI .. pblock, raw_ttl) end
+    local pp = day_of(pt)
+    if floor(pt / 3600) ~= floor(t / 3600) then
+      call('HSET', mkey .. HI .. pp.day, hour_of(pt) .. 'r', pregm)  -- pred ended its hour
+    end
+    if pp.index < p.index then close_day(mkey, pp, pregm) end
+    attribute(mkey, meter, kind, t, delta, p.index > pp.index and p.index or pp.index,
+      pp.index ~= p.index)
+    if pp.index ~= p.index then new_hourly(mkey, p, t, delta) end
+  else
+    call('SADD', METERS, meter)
+    call('HSET', mkey, 'vee', seqtext .. ' 0 0 0')
+    if flowing then flow = ttext end
+    attribute(mkey, meter, kind, t, 0, p.index, true)
+    new_hourly(mkey, p, t, 0)
+  end
+  call('ZADD', mkey .. RAWI .. block, seqtext, (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':'
+    .. (rate == '-' and '' or rate))
+  call('HSET', mkey, 'last', seqtext .. ' ' .. ttext .. ' ' .. reg .. ' ' .. rate .. ' ' .. kind
+    .. ' ' .. flow .. ' ' .. now .. ' ' .. interval)
+end
+
+-- a reading older than the meter's latest: fill the hole it left, or refuse it as stale
+local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last)
+  local seq = tonumber(seqtext)
+  local block = floor(seq / BLOCK)
+  local bkey = mkey .. RAWI .. block
+  if call('ZCOUNT', bkey, seqtext, seqtext) > 0 then return 'duplicate' end
+  local vee = vee_of(call('HGET', mkey, 'vee'))
+  local first = vee[1] or seq
+  local pred = neighbour(bkey, seqtext, false) or neighbour(mkey .. RAWI .. (block - 1), seqtext, false)
+  local succ = neighbour(bkey, seqtext, true) or neighbour(mkey .. RAWI .. (block + 1), seqtext, true)
+  -- without both neighbours (expired, or 128+ readings missing) the link cannot be split
+  if succ == nil or (pred == nil and seq > first) then return 'stale' end
+  local regm = milli(reg)
+  local latest_seq, latest_t = string.match(last, '^(%d+) (%S+)')
+  latest_t = tonumber(latest_t)
+  local latest_day = day_of(latest_t).index
+  local update = {}
+  local before, old_link = 0, 0
+  if pred then
+    before = regm - pred.regm
+    old_link = math.max(0, succ.regm - pred.regm)
+    if before < 0 then vee[3] = vee[3] + 1; before = 0 end
+    if is_spike(kind, before, t - pred.t) then vee[4] = vee[4] + 1 end
+  end
+  local after = succ.regm - regm
+  if after < 0 then vee[3] = vee[3] + 1; after = 0 end
+  if is_spike(kind, after, succ.t - t) then vee[4] = vee[4] + 1 end
+  if seq < first then
+    vee[1], vee[2] = seq, vee[2] + first - seq - 1
+  else
+    vee[2] = math.max(0, vee[2] - 1)  -- a hole filled
+  end
+  call('ZADD', bkey, seq, (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':'
+    .. (rate == '-' and '' or rate))
+  if block < floor(tonumber(latest_seq) / BLOCK) and call('TTL', bkey) == -1 then
+    call('EXPIRE', bkey, raw_ttl)
+  end
+  attribute(mkey, meter, kind, t, before, latest_day, true)
+  attribute(mkey, meter, kind, succ.t, after - old_link, latest_day, false)
+  local p, sp = day_of(t), day_of(succ.t)
+  new_hourly(mkey, p, t, before)
+  if sp.index ~= p.index or hour_of(succ.t) ~= hour_of(t) then
+    call('HSET', mkey .. HI .. p.day, hour_of(t) .. 'r', regm)  -- it ends its hour
+  end
+  if sp.index ~= p.index then
+    if call('HEXISTS', mkey .. DI .. p.month, p.dd) == 0 then close_day(mkey, p, regm)
+    else call('HSET', mkey .. DI .. p.month, p.dd .. 'r', regm) end
+  end
+  call('HSET', mkey, 'vee', vee_text(vee))
+  return 'stored'
+end
+
+local stored, duplicates, stale, conflicts = 0, 0, 0, 0
+for meter, seqtext, ttext, reg, rate, kind in
+    string.gmatch(ARGV[19], '(%S+) (%d+) (%S+) (%S+) (%S+) (%a)') do
+  local seq = tonumber(seqtext)
+  local t = tonumber(ttext)
+  local mkey = MP .. meter
+  local last = call('HGET', mkey, 'last')
+  local outcome = 'stored'
+  if not last then
+    append(mkey, meter, seqtext, t, ttext, reg, rate, kind, nil)
+  else
+    local pseq, ptime, preg, pkind, pflow = string.match(last, '^(%d+) (%S+) (%S+) %S+ (%a) (%S+)')
+    local latest = tonumber(pseq)
+    if pkind ~= kind then
+      outcome = 'conflict'  -- a meter id already used by a meter of the other kind
+    elseif seq > latest then
+      append(mkey, meter, seqtext, t, ttext, reg, rate, kind, {pseq, ptime, preg, pflow})
+    elseif seq == latest then
+      outcome = 'duplicate'
+    else
+      outcome = insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last)
+    end
+  end
+  if outcome == 'stored' then
+    stored = stored + 1
+  elseif outcome == 'duplicate' then
     duplicates = duplicates + 1
+  elseif outcome == 'stale' then
+    stale = stale + 1
+  else
+    conflicts = conflicts + 1
   end
 end
-if stored > 0 then redis.call('HINCRBY', stats_key, 'stored', stored) end
-if duplicates > 0 then redis.call('HINCRBY', stats_key, 'duplicates', duplicates) end
-return {stored, duplicates}
+
+for key, ttl in pairs(touched) do call('EXPIRE', key, ttl) end
+for field, delta in pairs(totals) do
+  if delta ~= 0 then call('HINCRBY', TOTALS, field, delta) end
+end
+
+for meter, status, t in string.gmatch(ARGV[20], '(%S+) (%a+) (%S+)') do
+  call('HSET', MP .. meter, 'status', status, 'status_time', t)
+  if status == 'online' then
+    call('SADD', ONLINE, meter); call('SREM', OFFLINE, meter)
+  else
+    call('SADD', OFFLINE, meter); call('SREM', ONLINE, meter)
+  end
+end
+
+for reason, count in string.gmatch(ARGV[21], '(%S+) (%d+)') do
+  call('HINCRBY', STATS, 'rejected:' .. reason, count)
+end
+if conflicts > 0 then call('HINCRBY', STATS, 'rejected:kind_conflict', conflicts) end
+if stored > 0 then call('HINCRBY', STATS, 'stored', stored) end
+if duplicates > 0 then call('HINCRBY', STATS, 'duplicates', duplicates) end
+if stale > 0 then call('HINCRBY', STATS, 'stale', stale) end
+return {stored, duplicates, stale, conflicts}

@@ -1,31 +1,51 @@
-"""RegionStore: the fog node's Redis adapter. Keys come from :mod:`fog_node.keys`."""
+"""RegionStore: a region's readings in Redis. Keys come from :mod:`fog_node.keys`.
+
+Writes go through one server-side script per batch (record_readings.lua): one round
+trip, atomic, idempotent by (meter, seq). Reads decode what the script wrote.
+"""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import redis
 
+from fog_node.config import Retention
 from fog_node.keys import (
+    RAW_BLOCK,
     STAT_DUPLICATES,
     STAT_REJECTED_PREFIX,
+    STAT_STALE,
     STAT_STORED,
     RegionKeys,
 )
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
+from nevoa_core.vee import Flags, flags_from_summary, spike_limit
 
-_KIND_BY_LETTER = {k.spec.letter: k for k in Kind}
+KIND_BY_LETTER = {k.spec.letter: k for k in Kind}
+
+
+@dataclass(slots=True)
+class IngestBatch:
+    """What one round trip writes: readings, status changes and reject counts."""
+
+    readings: list[Reading] = field(default_factory=list)
+    statuses: list[tuple[str, str, float]] = field(default_factory=list)  # meter, status, at
+    rejects: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True, slots=True)
 class RecordResult:
     stored: int
     duplicates: int
+    stale: int = 0  # too old to place: its neighbours' raw readings have expired
+    conflicts: int = 0  # a meter id already used by a meter of the other kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,85 +53,151 @@ class MeterSummary:
     latest: Reading | None
     status: str | None  # "online" / "offline" from the meter's last will, None if unknown
     status_time: float | None
+    valve: str | None  # "open" / "closed" as the meter last acknowledged, None if unknown
+    valve_reason: str | None
+    flags: Flags
+    flowing_since: float | None  # since when it has consumed without a pause
+    seen: float | None  # when the fog node stored the latest reading
+    interval: float | None  # meter time between the latest two readings
 
 
-def _member(r: Reading) -> str:
-    rate = "" if r.rate is None else repr(r.rate)
-    return f"{r.seq}:{r.time!r}:{r.register!r}:{rate}"
+def _readings_blob(readings: Sequence[Reading]) -> str:
+    return "\n".join(
+        f"{r.meter} {r.seq} {r.time!r} {r.register!r} "
+        f"{'-' if r.rate is None else repr(r.rate)} {r.kind.spec.letter}"
+        for r in readings
+    )
 
 
-def _from_member(meter: str, kind: Kind, member: str) -> Reading:
-    seq, time, register, rate = member.split(":")
-    return Reading(meter, int(seq), float(time), kind, float(register), float(rate) if rate else None)
+def parse_member(meter: str, kind: Kind, seq: int, member: str) -> Reading:
+    """A raw series member, ``"seq%128:time:register:rate"``, as a Reading."""
+    _, when, register, rate = member.split(":")
+    return Reading(meter, seq, float(when), kind, float(register), float(rate) if rate else None)
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """The summary's "last" field: "seq time register rate kind flowing_since seen interval"."""
+
+    reading: Reading
+    flowing_since: float | None  # since when the meter has consumed without a pause
+    seen: float  # when the fog node stored it
+    interval: float | None  # meter time since the reading before it
+
+
+def parse_last(meter: str, last: str | None) -> Latest | None:
+    if not last:
+        return None
+    seq, when, register, rate, kind, flow, seen, interval = last.split(" ")
+    reading = Reading(meter, int(seq), float(when), KIND_BY_LETTER[kind], float(register),
+                      None if rate == "-" else float(rate))
+    return Latest(reading, None if flow == "-" else float(flow), float(seen),
+                  None if interval == "-" else float(interval))
+
+
+def summary_from_fields(meter: str, fields: dict[str, str]) -> MeterSummary:
+    last = parse_last(meter, fields.get("last"))
+    return MeterSummary(
+        last.reading if last else None, fields.get("status"),
+        _float(fields.get("status_time")), fields.get("valve"), fields.get("valve_reason"),
+        flags_from_summary(fields), last.flowing_since if last else None,
+        last.seen if last else None, last.interval if last else None,
+    )
 
 
 class RegionStore:
     """A region's readings in Redis, written in batches of one round trip."""
 
-    def __init__(self, client: redis.Redis, region: str, raw_limit: int = 4096) -> None:
-        self._redis = client
+    def __init__(self, client: redis.Redis, region: str, retention: Retention | None = None
+                 ) -> None:
+        retention = retention or Retention()
+        self.redis = client
         self.keys = RegionKeys(region)
-        self.raw_limit = raw_limit
+        self.retention = retention
+        self._settings = [
+            retention.raw, retention.hourly, retention.daily, retention.top_day,
+            retention.top_month, spike_limit(Kind.ELECTRICITY), spike_limit(Kind.WATER),
+        ]
         source = resources.files("fog_node").joinpath("record_readings.lua").read_text()
         self._record_script = client.register_script(source)
 
-    def record(
-        self, readings: Sequence[Reading], rejects: Counter[str] | None = None
-    ) -> RecordResult:
-        """Store readings idempotently by (meter, seq) and count rejects, atomically."""
-        keys: list[str] = []
-        args: list[Any] = [self.raw_limit]
-        for r in readings:
-            keys += (self.keys.raw(r.meter), self.keys.summary(r.meter))
-            rate = "" if r.rate is None else repr(r.rate)
-            args += (r.meter, r.seq, _member(r), repr(r.time), repr(r.register), rate, r.kind.spec.letter)
-        pipe = self._redis.pipeline(transaction=True)
-        if readings:
-            keys += (self.keys.meters, self.keys.stats)
-            self._record_script(keys=keys, args=args, client=pipe)
-        for reason, count in (rejects or {}).items():
-            pipe.hincrby(self.keys.stats, STAT_REJECTED_PREFIX + reason, count)
-        results = pipe.execute()
-        if not readings:
+    def record(self, batch: IngestBatch, now: float | None = None) -> RecordResult:
+        """Store a batch idempotently by (meter, seq) and count its rejects, atomically."""
+        if not (batch.readings or batch.statuses or batch.rejects):
             return RecordResult(0, 0)
-        stored, duplicates = results[0]
-        return RecordResult(int(stored), int(duplicates))
+        args: list[Any] = [*self.keys.ingest_layout(), repr(time.time() if now is None else now),
+                           *self._settings, _readings_blob(batch.readings),
+                           "\n".join(f"{m} {s} {t!r}" for m, s, t in batch.statuses),
+                           "\n".join(f"{reason} {n}" for reason, n in batch.rejects.items())]
+        stored, duplicates, stale, conflicts = self._record_script(
+            keys=[self.keys.stats], args=args)
+        return RecordResult(int(stored), int(duplicates), int(stale), int(conflicts))
 
-    def set_status(self, meter: str, status: str, at: float) -> None:
-        self._redis.hset(self.keys.summary(meter), mapping={"status": status, "status_time": at})
-
+    # --- reading back ----------------------------------------------------------------------
     def summary(self, meter: str) -> MeterSummary | None:
-        fields: dict[str, str] = self._redis.hgetall(self.keys.summary(meter))
+        fields: dict[str, str] = self.redis.hgetall(self.keys.meter(meter))
         if not fields:
             return None
-        latest = None
-        if "seq" in fields:
-            rate = fields.get("rate") or ""
-            latest = Reading(
-                meter,
-                int(fields["seq"]),
-                float(fields["time"]),
-                _KIND_BY_LETTER[fields["kind"]],
-                float(fields["register"]),
-                float(rate) if rate else None,
-            )
-        status_time = fields.get("status_time")
-        return MeterSummary(latest, fields.get("status"), float(status_time) if status_time else None)
+        return summary_from_fields(meter, fields)
+
+    def summary_fields(self, meter: str) -> dict[str, str]:
+        fields: dict[str, str] = self.redis.hgetall(self.keys.meter(meter))
+        return fields
+
+    def latest(self, meter: str) -> Latest | None:
+        return parse_last(meter, self.redis.hget(self.keys.meter(meter), "last"))
+
+    def note_tamper_cleared(self, meter: str) -> None:
+        """An operator cleared the tamper alert: only a new event raises another."""
+        fields = self.summary_fields(meter)
+        if fields:
+            tamper = flags_from_summary(fields).tamper
+            self.redis.hset(self.keys.meter(meter), "tamper_cleared", tamper)
 
     def history(self, meter: str, limit: int) -> list[Reading]:
         """The meter's ``limit`` latest readings by seq, oldest first."""
-        kind_letter = self._redis.hget(self.keys.summary(meter), "kind")
-        if kind_letter is None:
+        latest = self.latest(meter)
+        if latest is None:
             return []
-        members: Iterable[str] = self._redis.zrange(self.keys.raw(meter), -limit, -1)
-        kind = _KIND_BY_LETTER[kind_letter]
-        return [_from_member(meter, kind, m) for m in members]
+        kind, latest_block = latest.reading.kind, latest.reading.seq // RAW_BLOCK
+        readings: list[Reading] = []
+        block = latest_block
+        # walk back block by block; a few missing blocks (gaps) do not stop the walk
+        while len(readings) < limit and block >= 0 and latest_block - block < limit // 64 + 3:
+            pairs = self.redis.zrange(self.keys.raw(meter, block), 0, -1, withscores=True)
+            readings[:0] = [parse_member(meter, kind, int(s), m) for m, s in pairs]
+            block -= 1
+        return readings[-limit:]
 
-    def meter_count(self) -> int:
-        return int(self._redis.scard(self.keys.meters))
+    def readings_between(self, meter: str, start: float, end: float,
+                         limit: int) -> list[Reading]:
+        """Raw readings with time in [start, end), oldest first, at most ``limit``."""
+        latest = self.latest(meter)
+        if latest is None:
+            return []
+        kind = latest.reading.kind
+        found: list[Reading] = []
+        block = latest.reading.seq // RAW_BLOCK
+        misses = 0
+        while block >= 0 and misses < 3:
+            pairs = self.redis.zrange(self.keys.raw(meter, block), 0, -1, withscores=True)
+            block -= 1
+            if not pairs:
+                misses += 1
+                continue
+            misses = 0
+            chunk = [parse_member(meter, kind, int(s), m) for m, s in pairs]
+            found[:0] = [r for r in chunk if start <= r.time < end]
+            if chunk[0].time < start:
+                break
+        return found[:limit]
 
     def stats(self) -> dict[str, Any]:
-        raw: dict[str, str] = self._redis.hgetall(self.keys.stats)
+        raw: dict[str, str] = self.redis.hgetall(self.keys.stats)
         rejected = {
             k.removeprefix(STAT_REJECTED_PREFIX): int(v)
             for k, v in raw.items()
@@ -120,7 +206,8 @@ class RegionStore:
         return {
             "stored": int(raw.get(STAT_STORED, 0)),
             "duplicates": int(raw.get(STAT_DUPLICATES, 0)),
+            "stale": int(raw.get(STAT_STALE, 0)),
             "rejected": rejected,
             "rejected_total": sum(rejected.values()),
-            "meters": self.meter_count(),
+            "meters": int(self.redis.scard(self.keys.meters)),
         }

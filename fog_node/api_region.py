@@ -1,0 +1,76 @@
+"""Region routes: statistics of a period and the exact top-N consumers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from fog_node.aggregates import RANKED_STEPS, RegionStats, UnrankedPeriod
+from fog_node.api import int_arg, services
+from nevoa_core.kinds import Kind
+from nevoa_core.periods import InvalidPeriod, Period, Step, parse_period, period_containing
+
+MAX_TOP = 1000
+DEFAULT_KIND = Kind.WATER
+
+bp = Blueprint("fog_region", __name__, url_prefix="/api/v1")
+
+
+def _period() -> Period:
+    name = request.args.get("period")
+    if name is None:
+        return period_containing(Step.DAY, time.time())
+    try:
+        period = parse_period(name)
+    except InvalidPeriod as exc:
+        abort(400, description=str(exc))
+    if period.step not in RANKED_STEPS:
+        abort(400, description="region aggregates are kept per day and per month: "
+              "use period=day:YYYY-MM-DD or month:YYYY-MM")
+    return period
+
+
+def _kind() -> Kind:
+    label = request.args.get("kind")
+    if label is None:
+        return DEFAULT_KIND
+    try:
+        return Kind.from_label(label)
+    except ValueError as exc:
+        abort(400, description=str(exc))
+
+
+def _stats_json(stats: RegionStats) -> dict[str, Any]:
+    return {"meters": stats.meters, "total": stats.total, "mean": stats.mean,
+            "median": stats.median, "unit": stats.kind.spec.register_unit}
+
+
+@bp.get("/region/stats")
+def region_stats() -> ResponseReturnValue:
+    s = services()
+    period, kind = _period(), _kind()
+    try:
+        by_kind = {k: s.aggregates.stats(k, period) for k in Kind}
+    except UnrankedPeriod as exc:
+        abort(400, description=str(exc))
+    meters, online, offline = s.aggregates.status_counts()
+    chosen = by_kind[kind]
+    return jsonify(region=s.region, period=period.name, kind=kind.label,
+                   meters=chosen.meters, meters_in_region=meters, online=online,
+                   offline=offline, mean=chosen.mean, median=chosen.median,
+                   total=chosen.total, unit=kind.spec.register_unit,
+                   kinds={k.label: _stats_json(v) for k, v in by_kind.items()})
+
+
+@bp.get("/top")
+def top() -> ResponseReturnValue:
+    s = services()
+    period, kind = _period(), _kind()
+    n = int_arg("n", 10, 1, MAX_TOP)
+    items = s.aggregates.top(kind, period, n)
+    return jsonify(region=s.region, period=period.name, kind=kind.label, n=n,
+                   unit=kind.spec.register_unit,
+                   items=[{"meter": m, "consumption": c} for m, c in items])
