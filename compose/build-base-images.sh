@@ -148,7 +148,7 @@ EOF
     cp "$here/Dockerfile" "$here/meter-replica.py" "$ctx/"
     log "docker build $app_image"
     # The classic builder: no buildx plugin is needed, and the context is already minimal.
-    if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE_IMAGE=$base_image" \
+    if ! DOCKER_BUILDKIT=0 docker build --force-rm --build-arg "BASE_IMAGE=$base_image" \
             -t "$app_image" "$ctx" >"$here/.build/docker-build.log" 2>&1; then
         tail -n 40 "$here/.build/docker-build.log" >&2
         exit 1

@@ -4,9 +4,10 @@
 `docker compose up --scale meter-r1=4` starts four identical containers; each must
 simulate different meters. This launcher finds its replica number N (1, 2, ...) and runs
 
-    <command> --count M --first-index BASE + (N-1)*M --state-file DIR/replica-N.json
+    <command> --replica-index N [--state-dir DIR/replica-N]
 
-N comes from NEVOA_REPLICA_INDEX when set, otherwise from the container's own name,
+and nevoa-meter simulates indexes first-index + (N-1) x count onwards. N comes from
+NEVOA_REPLICA_INDEX when set, otherwise from the container's own name,
 "<project>-<service>-N", which Docker's embedded DNS (127.0.0.11) returns for a reverse
 lookup of the container's address. Standard library only; runs inside the app image.
 """
@@ -14,7 +15,6 @@ lookup of the container's address. Standard library only; runs inside the app im
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import random
 import re
@@ -23,7 +23,6 @@ import struct
 import sys
 
 EMBEDDED_DNS = ("127.0.0.11", 53)
-HEALTH_LINK = "/tmp/nevoa-meter-state.json"
 
 
 def read_name(packet: bytes, offset: int) -> tuple[list[str], int]:
@@ -86,38 +85,24 @@ def replica_index() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Run a meter simulator replica with its own range of meter ids.",
-        usage="%(prog)s [options] -- nevoa-meter [meter options]")
-    parser.add_argument("--meters-per-replica", type=int,
-                        default=int(os.environ.get("NEVOA_METERS_PER_REPLICA", "500")),
-                        help="meters simulated by each replica (env NEVOA_METERS_PER_REPLICA)")
-    parser.add_argument("--first-index-base", type=int,
-                        default=int(os.environ.get("NEVOA_FIRST_INDEX_BASE", "1")),
-                        help="index of the first meter of replica 1 (default %(default)s)")
+        usage="%(prog)s [--state-dir DIR] -- nevoa-meter [meter options]")
     parser.add_argument("--state-dir", default=os.environ.get("NEVOA_METER_STATE_DIR"),
-                        help="directory for per-replica state files (seq, registers)")
+                        help="parent of the per-replica state directories (replica-N)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command or args.meters_per_replica < 1:
-        parser.error("give a command after -- and --meters-per-replica >= 1")
+    if not command:
+        parser.error("give the simulator's command after --")
     try:
         replica = replica_index()
     except (LookupError, OSError, ValueError) as exc:
         print(f"meter-replica: cannot tell which replica this is ({exc}); "
               "set NEVOA_REPLICA_INDEX", file=sys.stderr)
         return 2
-    first = args.first_index_base + (replica - 1) * args.meters_per_replica
-    command += ["--count", str(args.meters_per_replica), "--first-index", str(first)]
+    command += ["--replica-index", str(replica)]
     if args.state_dir:
-        state_file = os.path.join(args.state_dir, f"replica-{replica}.json")
-        command += ["--state-file", state_file]
-        # The health check looks at this replica's state file, which the simulator
-        # rewrites every few seconds while it runs, through a fixed name.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(HEALTH_LINK)
-        os.symlink(state_file, HEALTH_LINK)
-    print(f"meter-replica: replica {replica} simulates meters {first}.."
-          f"{first + args.meters_per_replica - 1}", file=sys.stderr, flush=True)
+        command += ["--state-dir", os.path.join(args.state_dir, f"replica-{replica}")]
+    print(f"meter-replica: replica {replica}: {' '.join(command)}", file=sys.stderr, flush=True)
     os.execvp(command[0], command)
     return 127  # pragma: no cover - execvp does not return
 

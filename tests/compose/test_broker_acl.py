@@ -113,12 +113,18 @@ class Session:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{username}",
                                   protocol=mqtt.MQTTv5)
         self.client.username_pw_set(username, password)
-        self.client.on_connect = lambda _c, _u, _f, rc, _p: self._connack.put(rc)
+        self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda _c, _u, _mid, rcs, _p: self._subacks.put(rcs)
         self.client.on_message = lambda _c, _u, m: self.received.put((m.topic, bytes(m.payload)))
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         self.reason = self._connack.get(timeout=TIMEOUT)
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: ReasonCode,
+                    _p: object) -> None:
+        if rc.is_failure:
+            client.disconnect()  # a refused client must not keep retrying in the background
+        self._connack.put(rc)
 
     def subscribe(self, topic: str) -> ReasonCode:
         self.client.subscribe(topic, qos=1)
@@ -134,6 +140,9 @@ class Session:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
 
 
 Connect = Callable[..., Session]

@@ -90,12 +90,19 @@ def test_state_lives_in_named_volumes_and_redis_appends(config: dict[str, Any]) 
         assert command[command.index("--appendonly") + 1] == "yes"
 
 
-def test_meter_services_scale_and_use_their_region_gateway(config: dict[str, Any]) -> None:
+def test_meter_services_scale_with_their_region_credentials(config: dict[str, Any],
+                                                           accounts_dir: Path) -> None:
     for region in REGIONS:
         meter = config["services"][f"meter-{region}"]
         assert meter["deploy"]["replicas"] >= 2
+        command = meter["command"]
+        assert int(command[command.index("--count") + 1]) >= 1
+        assert command[command.index("--mode") + 1] in ("per-meter", "multiplexed")
         assert meter["environment"]["NEVOA_MQTT_USERNAME"] == f"gateway-{region}"
-        assert int(meter["environment"]["NEVOA_METERS_PER_REPLICA"]) >= 1
+        (secret,) = meter["secrets"]
+        assert command[command.index("--credentials") + 1] == f"/run/secrets/{secret['target']}"
+        source = Path(config["secrets"][secret["source"]]["file"])
+        assert source == accounts_dir / region / "meters.csv"  # its own region's only
         assert "ports" not in meter
 
 
@@ -126,7 +133,7 @@ def test_compose_flags_exist_in_the_real_commands(config: dict[str, Any], servic
     command: list[str] = config["services"][service]["command"]
     if any(arg.endswith("meter-replica.py") for arg in command):
         # The launcher adds these to the simulator's command line.
-        command = [*command[command.index("--") + 1:], "--count", "--first-index", "--state-file"]
+        command = [*command[command.index("--") + 1:], "--replica-index", "--state-dir"]
     program = Path(sys.executable).parent / command[0]
     if not program.exists():
         pytest.skip(f"{command[0]} is not installed next to {sys.executable}")
