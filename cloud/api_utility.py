@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from cloud import presenters
@@ -39,14 +39,26 @@ def _region_arg() -> str | None:
     return check_id(raw, "region") if raw else None
 
 
+def _fresh() -> bool:
+    """The caller asks for an answer computed now (``Cache-Control: no-cache``)."""
+    return bool(request.cache_control.no_cache)
+
+
+def _aged(response: Response, age: float | None) -> Response:
+    if age is not None:
+        response.headers["Age"] = str(int(age))
+    return response
+
+
 @bp.get("/top")
 @staff()
 def top() -> ResponseReturnValue:
     period = _period_arg()
-    ranking = services().utility.top(period, int_arg("n", 10, 1, MAX_TOP_N), _kind_arg(),
-                                     _region_arg())
-    return with_cache(jsonify(presenters.ranking(ranking)),
-                      for_period(period.is_closed(time.time()), ranking.gathered.partial))
+    ranking, age = services().utility.top(period, int_arg("n", 10, 1, MAX_TOP_N), _kind_arg(),
+                                          _region_arg(), fresh=_fresh())
+    return _aged(with_cache(jsonify(presenters.ranking(ranking)),
+                            for_period(period.is_closed(time.time()),
+                                       ranking.gathered.partial)), age)
 
 
 @bp.get("/regions")
@@ -64,9 +76,10 @@ def regions() -> ResponseReturnValue:
 @staff()
 def region_stats() -> ResponseReturnValue:
     period = _period_arg()
-    means = services().utility.means(period)
-    return with_cache(jsonify(presenters.means(means)),
-                      for_period(period.is_closed(time.time()), means.gathered.partial))
+    means, age = services().utility.means(period, fresh=_fresh())
+    return _aged(with_cache(jsonify(presenters.means(means)),
+                            for_period(period.is_closed(time.time()), means.gathered.partial)),
+                 age)
 
 
 @bp.get("/alerts")

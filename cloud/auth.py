@@ -7,9 +7,10 @@
 * An **operator** of the utility uses an API key (``nvk_...``) created with
   ``nevoa-cloud create-api-key --name NAME --role ROLE`` and sent as ``X-API-Key``. Only a
   SHA-256 of the key is stored (``nv:cloud:apikey:{sha256}`` hash: name, role,
-  created_at). Roles: ``viewer`` reads the utility's data (rankings, means, alerts,
-  policies, commands, any customer's data); ``operator`` also acts (imports, caps, cuts,
-  restores, acknowledgements, tariff flags) and reads the audit log.
+  created_at), looked up at most every 10 s per process. Roles: ``viewer`` reads the
+  utility's data (rankings, means, alerts, policies, commands, any customer's data);
+  ``operator`` also acts (imports, caps, cuts, restores, acknowledgements, tariff flags)
+  and reads the audit log.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import redis
+
+from cloud.ttl_cache import TtlCache
 
 
 class Role(StrEnum):
@@ -102,9 +105,13 @@ def _key_record(key_hash: str) -> str:
     return f"nv:cloud:apikey:{key_hash}"
 
 
+KEY_CACHE_SECONDS = 10.0  # a revoked key stops working within this time
+
+
 class ApiKeys:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._known: TtlCache[Principal] = TtlCache(max_entries=4096)
 
     def create(self, name: str, role: Role) -> str:
         """A new key; it is shown once and only its hash is kept."""
@@ -118,10 +125,16 @@ class ApiKeys:
         return key
 
     def principal(self, key: str) -> Principal:
-        record: dict[str, str] = self._redis.hgetall(_key_record(_key_hash(key)))
+        digest = _key_hash(key)
+        known = self._known.get(digest)
+        if known is not None:
+            return known[0]
+        record: dict[str, str] = self._redis.hgetall(_key_record(digest))
         if not record:
             raise NotAuthenticated("unknown API key")
-        return Principal(Role(record["role"]), record["name"])
+        found = Principal(Role(record["role"]), record["name"])
+        self._known.put(digest, found, KEY_CACHE_SECONDS)
+        return found
 
     def revoke(self, key: str) -> bool:
         return bool(self._redis.delete(_key_record(_key_hash(key))))

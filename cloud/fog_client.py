@@ -1,9 +1,9 @@
 """FogClient: the cloud's HTTP adapter to the regions' fog nodes (docs/fog-api.md).
 
-Connections are pooled and kept alive (urllib3): a request to a fog node costs one round
-trip, not a TCP handshake, and a busy cloud does not run out of ephemeral ports. Every
-call has a timeout; a fog node that does not answer in time, answers 5xx, or answers
-something that is not JSON raises :class:`RegionUnavailable`.
+Connections are kept alive (:mod:`cloud.fog_http`): a request to a fog node costs one
+round trip, not a TCP handshake, and a busy cloud does not run out of ephemeral ports.
+Every call has a timeout; a fog node that does not answer in time, answers 5xx, or
+answers something that is not JSON raises :class:`RegionUnavailable`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-import urllib3
-
+from cloud.fog_http import KeepAliveTransport, TransportError
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
 
@@ -67,13 +66,10 @@ def _quote(segment: str) -> str:
 
 
 class FogClient:
-    def __init__(self, urls: Mapping[str, str], timeout: float = 2.0,
-                 pool_size: int = 32) -> None:
+    def __init__(self, urls: Mapping[str, str], timeout: float = 2.0) -> None:
         self.urls = {region: url.rstrip("/") for region, url in urls.items()}
         self.timeout = timeout
-        self._http = urllib3.PoolManager(
-            num_pools=max(len(self.urls), 1) + 4, maxsize=pool_size, block=False,
-            retries=False, timeout=urllib3.Timeout(total=timeout))
+        self._http = KeepAliveTransport(timeout)
 
     @property
     def regions(self) -> list[str]:
@@ -90,24 +86,24 @@ class FogClient:
         if base is None:
             raise UnknownRegion(region)
         params = {k: v for k, v in query.items() if v is not None}
-        url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        target = path + ("?" + urllib.parse.urlencode(params) if params else "")
         try:
-            response = self._http.request(
-                method, url, body=None if body is None else json.dumps(body).encode(),
+            status, data = self._http.request(
+                method, base, target, body=None if body is None else json.dumps(body).encode(),
                 headers={"Content-Type": "application/json"} if body is not None else None)
-        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections
-            raise RegionUnavailable(region, type(exc).__name__) from None
+        except TransportError as exc:  # timeouts, refused connections
+            raise RegionUnavailable(region, str(exc)) from None
         try:
-            answer: Any = json.loads(response.data) if response.data else {}
+            answer: Any = json.loads(data) if data else {}
         except ValueError:
             answer = None
         why = str(answer.get("error", "")) if isinstance(answer, dict) else ""
-        if response.status == 404:
+        if status == 404:
             raise NotFoundInRegion(region, why or f"{path}: not found in region {region}")
-        if 400 <= response.status < 500:
-            raise FogRejected(region, response.status, why or f"HTTP {response.status}")
-        if response.status >= 300:
-            raise RegionUnavailable(region, f"HTTP {response.status}")
+        if 400 <= status < 500:
+            raise FogRejected(region, status, why or f"HTTP {status}")
+        if status >= 300:
+            raise RegionUnavailable(region, f"HTTP {status}")
         if not isinstance(answer, dict):
             raise RegionUnavailable(region, "the answer is not a JSON object")
         return answer
@@ -187,4 +183,4 @@ class FogClient:
         return self.request(region, "PUT", "/api/v1/policy", dict(policy))
 
     def close(self) -> None:
-        self._http.clear()
+        self._http = KeepAliveTransport(self.timeout)

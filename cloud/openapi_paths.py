@@ -63,6 +63,9 @@ def _staff(tag: str, summary: str, *, writes: bool = False, **kw: Any) -> dict[s
                      + (" " + kw.pop("description") if "description" in kw else ""), **kw)
 
 
+REUSE = ("A complete answer is reused for 2 s (running period) or 30 s (period over), "
+         "with an Age header; send 'Cache-Control: no-cache' for one computed now. A partial "
+         "answer is never reused.")
 INVOICE = {"$ref": "#/components/schemas/Invoice"}
 COMMAND_ISSUED = {"$ref": "#/components/schemas/CommandIssued"}
 
@@ -145,13 +148,15 @@ PATHS: dict[str, Any] = {
     # -- the utility -------------------------------------------------------------------
     "/api/v1/top": {"get": _staff(
         "utility", "The N heaviest consumers, merged exactly from the regions' top-N",
-        params=[PERIOD_Q, query("n", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                KIND, REGION_FILTER], error_codes=(404,),
+        description=REUSE, error_codes=(404,), params=[
+            PERIOD_Q, query("n", {"type": "integer", "minimum": 1, "maximum": 1000}), KIND,
+            REGION_FILTER],
         ok=_partial(items={"type": "array", "items": OBJ}, period={"type": "string"}))},
     "/api/v1/regions": {"get": _staff("utility", "The regions and their fog nodes' health",
                                       ok=_partial(regions={"type": "array", "items": OBJ}))},
     "/api/v1/regions/stats": {"get": _staff(
         "utility", "Each region's mean and the city-wide mean", params=[PERIOD_Q],
+        description=REUSE,
         ok=_partial(regions={"type": "array", "items": OBJ}, city=OBJ))},
     "/api/v1/alerts": {"get": _staff(
         "utility", "Alerts across regions, newest first (default state open)",

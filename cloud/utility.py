@@ -3,6 +3,7 @@ nodes at once and says which regions did not answer in time."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any
 from cloud.directory import Directory
 from cloud.fanout import FanOut, Gathered
 from cloud.fog_client import FogClient
+from cloud.ttl_cache import TtlCache
 from nevoa_core.kinds import Kind
 from nevoa_core.money import to_decimal
 from nevoa_core.periods import Period
@@ -23,6 +25,8 @@ from nevoa_core.ranking import (
 )
 
 MAX_TOP_N = 1000
+TTL_RUNNING = 2.0  # seconds a city-wide answer of a running period is reused
+TTL_CLOSED = 30.0  # ... of a period that is over
 ALERT_STATES = ("open", "acknowledged", "cleared")
 ALERT_TYPES = ("excess", "leak", "above_mean", "above_cap", "silent", "tamper")
 MAX_ALERTS = 1000
@@ -52,21 +56,36 @@ class Alerts:
     gathered: Gathered[Any]
 
 
+def _ttl(period: Period, gathered: Gathered[Any]) -> float:
+    if gathered.partial:
+        return 0.0
+    return TTL_CLOSED if period.is_closed(time.time()) else TTL_RUNNING
+
+
 class Utility:
     def __init__(self, fogs: FogClient, fanout: FanOut, directory: Directory) -> None:
         self.fogs = fogs
         self.fanout = fanout
         self.directory = directory
+        self._rankings: TtlCache[Ranking] = TtlCache()
+        self._means: TtlCache[RegionalMeans] = TtlCache()
 
     def _regions(self, region: str | None) -> list[str]:
         return [self.fogs.check_region(region)] if region else self.fogs.regions
 
-    def top(self, period: Period, n: int, kind: Kind | None,
-            region: str | None = None) -> Ranking:
-        """The city's (or one region's) ``n`` heaviest consumers, exact."""
+    def top(self, period: Period, n: int, kind: Kind | None, region: str | None = None,
+            fresh: bool = False) -> tuple[Ranking, float | None]:
+        """(the city's or one region's ``n`` heaviest consumers, exact; the age of the
+        answer in seconds when it was reused, else None)."""
+        regions = self._regions(region)
+        return self._rankings.get_or_compute(
+            (period.name, n, kind, region), lambda: self._top(period, n, kind, regions),
+            lambda r: _ttl(period, r.gathered), fresh)
+
+    def _top(self, period: Period, n: int, kind: Kind | None, regions: list[str]) -> Ranking:
         label = kind.label if kind else None
         gathered = self.fanout.gather(
-            self._regions(region), lambda r: self.fogs.top(r, period.name, n, label)["items"])
+            regions, lambda r: self.fogs.top(r, period.name, n, label)["items"])
         regional: Mapping[str, list[tuple[str, float]]] = {
             r: [(item["meter"], float(item["consumption"])) for item in items]
             for r, items in gathered.answers.items()}
@@ -74,7 +93,12 @@ class Utility:
         registrations = self.directory.registrations_of([c.meter for c in items])
         return Ranking(period, kind, n, items, registrations, gathered)
 
-    def means(self, period: Period) -> RegionalMeans:
+    def means(self, period: Period, fresh: bool = False
+              ) -> tuple[RegionalMeans, float | None]:
+        return self._means.get_or_compute(period.name, lambda: self._compute_means(period),
+                                          lambda m: _ttl(period, m.gathered), fresh)
+
+    def _compute_means(self, period: Period) -> RegionalMeans:
         gathered = self.fanout.gather(self.fogs.regions,
                                       lambda r: self.fogs.region_stats(r, period.name))
         totals = [RegionTotals(r, int(s.get("meters") or 0),

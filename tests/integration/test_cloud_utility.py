@@ -163,3 +163,16 @@ def test_cut_and_restore_return_a_command_whose_status_is_readable(client: Flask
                        json={"action": "cut"}).status_code == 404
     assert client.post("/api/v1/meters/r2-e000003/supply",
                        json={"action": "explode"}).status_code == 400
+
+
+def test_a_ranking_is_reused_briefly_unless_the_caller_asks_for_a_fresh_one(
+        client: FlaskClient, fogs: tuple[ContractFog, ContractFog]) -> None:
+    fill(fogs[0], 3, random.Random(2))
+    first = client.get(f"/api/v1/top?period={PERIOD}&n=3")
+    assert "Age" not in first.headers
+    fogs[0].add_readings("r1-e000001", "electricity", [(DAY + 86000, 1e6)])  # a late backlog
+    again = client.get(f"/api/v1/top?period={PERIOD}&n=3")
+    assert again.json["items"] == first.json["items"] and "Age" in again.headers
+    fresh = client.get(f"/api/v1/top?period={PERIOD}&n=3", headers={"Cache-Control": "no-cache"})
+    assert fresh.json["items"][0]["meter"] == "r1-e000001" and "Age" not in fresh.headers
+    assert client.get(f"/api/v1/top?period={PERIOD}&n=3").json == fresh.json

@@ -1,0 +1,189 @@
+"""Benchmark of the cloud API: p50/p99 latency and requests/s of the invoice and the
+global top-N under concurrent clients, with a large stored fleet, next to baselines
+measured in the same run.
+
+It starts its own services (nevoa_stack: per region Mosquitto, Redis and a fog node;
+the cloud's Redis and API served by waitress), writes the fleet straight into each
+region's Redis through the fog node's store API (``RegionStore.record``, the same
+script MQTT ingest runs, so rollups and per-period rankings are built as in production),
+and loads the directory into the cloud's Redis.
+
+    .venv/bin/python bench/bench_cloud.py                 # 100,000 meters, ~2-4 minutes
+    .venv/bin/python bench/bench_cloud.py --meters 20000 --seconds 3   # quicker
+
+Baselines: ``GET /health`` of the cloud (the HTTP stack alone, no Redis, no fog) and
+``GET /api/v1/top`` of one fog node directly (what one region's answer costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
+from cloud_loadgen import Request, median_of, run_load
+
+from cloud.demo import demo_customers
+from cloud.directory import Directory
+from fog_node.store import IngestBatch, RegionStore
+from nevoa_core.fleet_naming import customer_naming, region_number
+from nevoa_core.kinds import Kind
+from nevoa_core.periods import Step, period_containing
+from nevoa_core.senml import Reading
+from nevoa_stack.processes import free_port
+from nevoa_stack.stack import LocalStack
+
+REGIONS = ["r1", "r2"]
+BATCH = 2000
+
+
+def fill_region(redis_url: str, region: str, meters: int, days: int, per_day: int,
+                end: float) -> tuple[str, int, float]:
+    """Write ``days`` of readings for ``meters`` meters, ending at ``end``."""
+    started = time.perf_counter()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = RegionStore(client, region)
+    rng = random.Random(region)
+    step = 86400 / per_day
+    first = end - days * 86400
+    registers = [rng.uniform(0, 5000) for _ in range(meters)]
+    rates = [rng.uniform(0.2, 2.0) for _ in range(meters)]  # kWh per hour
+    written = 0
+    for n in range(days * per_day):
+        t = first + n * step
+        batch: list[Reading] = []
+        for i in range(meters):
+            registers[i] += rates[i] * step / 3600 * rng.uniform(0.5, 1.5)
+            meter = f"{region}-e{i + 1:06d}"
+            batch.append(Reading(meter, n, t + (i % 600), Kind.ELECTRICITY,
+                                 round(registers[i], 3)))
+            if len(batch) == BATCH:
+                store.record(IngestBatch(readings=batch), now=t + 600)
+                written += len(batch)
+                batch = []
+        if batch:
+            store.record(IngestBatch(readings=batch), now=t + 600)
+            written += len(batch)
+    return region, written, time.perf_counter() - started
+
+
+def fresh(requests: list[Request]) -> list[Request]:
+    """The same requests, asking for an answer computed now: every one fans out."""
+    return [(path, {**headers, "Cache-Control": "no-cache"}) for path, headers in requests]
+
+
+def post_json(url: str, body: str) -> str:
+    request = urllib.request.Request(url, data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read().decode()
+
+
+def customer_token(cloud_url: str, region: str, index: int) -> tuple[str, str]:
+    who = customer_naming(region, region_number(region), index)
+    answer = json.loads(post_json(f"{cloud_url}/api/v1/auth/login", json.dumps(
+        {"username": who.username, "registration": who.registration})))
+    return who.registration, answer["token"]
+
+
+def warm(cloud_url: str, requests: list[Request]) -> None:
+    """Issue each request once (issues last month's invoices: later reads are reads)."""
+    for path, headers in requests:
+        with urllib.request.urlopen(urllib.request.Request(cloud_url + path, headers=headers),
+                                    timeout=30) as response:
+            response.read()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--meters", type=int, default=100_000, help="total, over 2 regions")
+    p.add_argument("--days", type=int, default=35, help="days of readings (a month and more)")
+    p.add_argument("--per-day", type=int, default=4, help="readings per meter per day")
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    p.add_argument("--seconds", type=float, default=5.0, help="seconds per run")
+    p.add_argument("--repeats", type=int, default=3, help="runs per scenario (medians)")
+    p.add_argument("--sample", type=int, default=2000, help="customers the clients ask for")
+    a = p.parse_args()
+    per_region = a.meters // len(REGIONS)
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    with tempfile.TemporaryDirectory(prefix="nevoa-bench-cloud-") as tmp:
+        stack = LocalStack(Path(tmp), REGIONS, cloud_port=free_port())
+        try:
+            run(stack, a, per_region)
+        finally:
+            stack.stop()
+    return 0
+
+
+def run(stack: LocalStack, a: argparse.Namespace, per_region: int) -> None:
+    for region in REGIONS:
+        stack.start_region(region)
+    now = time.time()
+    this_month = period_containing(Step.MONTH, now)
+    last_month = period_containing(Step.MONTH, this_month.start_epoch - 1)
+    print(f"fleet: {a.meters:,} meters over {len(REGIONS)} regions, {a.days} days x "
+          f"{a.per_day} readings/day = {a.meters * a.days * a.per_day:,} readings")
+    started = time.perf_counter()
+    with ProcessPoolExecutor(len(REGIONS)) as pool:
+        jobs = [pool.submit(fill_region, stack.region_processes[r].redis.url, r, per_region,
+                            a.days, a.per_day, now) for r in REGIONS]
+        for job in jobs:
+            region, written, took = job.result()
+            print(f"  {region}: {written:,} readings written in {took:.1f} s "
+                  f"({written / took:,.0f}/s through RegionStore.record)")
+    print(f"  fleet stored in {time.perf_counter() - started:.1f} s")
+    stack.start_cloud(0)
+    assert stack.cloud_redis is not None and stack.operator_key is not None
+    directory = Directory(redis.Redis.from_url(stack.cloud_redis.url, decode_responses=True))
+    directory.add_many(demo_customers(REGIONS, per_region))
+    print(f"  directory: {directory.count():,} customers")
+
+    cloud = stack.cloud_url
+    rng = random.Random(7)
+    sample = [(r, rng.randint(1, per_region)) for r in rng.choices(REGIONS, k=a.sample)]
+    tokens = [customer_token(cloud, r, i) for r, i in sample]
+    ops = {"X-API-Key": stack.operator_key}
+    issued = [(f"/api/v1/customers/{reg}/invoices/{last_month.label}",
+               {"Authorization": f"Bearer {tok}"}) for reg, tok in tokens]
+    running = [(f"/api/v1/customers/{reg}/invoices/{this_month.label}",
+                {"Authorization": f"Bearer {tok}"}) for reg, tok in tokens]
+    top_month = [(f"/api/v1/top?period=month:{last_month.label}&n={n}", ops)
+                 for n in (10, 10, 10, 100)]
+    today = period_containing(Step.DAY, now)
+    top_day = [(f"/api/v1/top?period={today.name}&n=10&kind=electricity", ops)]
+    warm(cloud, issued)
+    scenarios: list[tuple[str, str, list[Request]]] = [
+        ("baseline: cloud GET /health", cloud, [("/health", {})]),
+        ("baseline: fog r1 GET /api/v1/top (direct)", stack.region_processes["r1"].fog_url,
+         [(f"/api/v1/top?period=month:{last_month.label}&n=10", {})]),
+        ("invoice, issued month (cloud Redis)", cloud, issued),
+        ("invoice, running month (fog rollups + tariff)", cloud, running),
+        ("global top-N, last month, fresh (no-cache)", cloud, fresh(top_month)),
+        ("global top-N, today, kind filter, fresh", cloud, fresh(top_day)),
+        ("global top-N, last month, reused (<= 30 s)", cloud, top_month),
+    ]
+    print(f"\nload: {a.clients} concurrent keep-alive clients, {a.seconds:g} s per run, "
+          f"medians of {a.repeats} runs; cloud: 1 waitress process, 16 threads")
+    print(f"{'scenario':<48} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} {'errors':>7}")
+    baseline_rps = None
+    for name, base, requests in scenarios:
+        url = urlsplit(base)
+        runs = [run_load(url.hostname or "127.0.0.1", url.port or 80, requests, a.clients,
+                         a.seconds) for _ in range(a.repeats)]
+        p50, p99, rps, errors = median_of(runs)
+        baseline_rps = baseline_rps or rps
+        print(f"{name:<48} {p50:8.2f} {p99:8.2f} {rps:9,.0f} {errors:7d}"
+              f"   ({rps / baseline_rps:.2f} x /health)")
+    print("\ntarget: p99 < 25 ms for the invoice and the global top-N")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
