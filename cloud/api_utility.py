@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -11,7 +12,8 @@ from cloud import presenters
 from cloud.access import audit_note, principal, staff
 from cloud.auth import Role
 from cloud.caching import NO_STORE, for_period, with_cache
-from cloud.errors import BadRequest
+from cloud.errors import BadRequest, NoRegionAnswered
+from cloud.fanout import Gathered
 from cloud.requests import int_arg, json_body, str_arg
 from cloud.utility import ALERT_STATES, ALERT_TYPES, MAX_ALERTS, MAX_TOP_N, check_policy
 from cloud.wiring import services
@@ -23,15 +25,26 @@ bp = Blueprint("utility", __name__, url_prefix="/api/v1")
 
 
 def _period_arg() -> Period:
+    """A day or a month (the periods the fog nodes rank); default today (UTC)."""
     raw = request.args.get("period")
     if not raw:
         return period_containing(Step.DAY, time.time())
-    return parse_period(raw)
+    period = parse_period(raw)
+    if period.step not in (Step.DAY, Step.MONTH):
+        raise BadRequest("rankings and means are kept per day and per month: "
+                         "period=day:YYYY-MM-DD or month:YYYY-MM")
+    return period
 
 
-def _kind_arg() -> Kind | None:
+def _kind_arg() -> Kind:
+    """Electricity and water are never ranked together (kWh and m3); default electricity."""
     raw = str_arg("kind", tuple(k.label for k in Kind))
-    return Kind.from_label(raw) if raw else None
+    return Kind.from_label(raw) if raw else Kind.ELECTRICITY
+
+
+def _none_answered(gathered: Gathered[Any]) -> None:
+    if gathered.answers == {} and gathered.missing:
+        raise NoRegionAnswered(gathered)
 
 
 def _region_arg() -> str | None:
@@ -56,6 +69,7 @@ def top() -> ResponseReturnValue:
     period = _period_arg()
     ranking, age = services().utility.top(period, int_arg("n", 10, 1, MAX_TOP_N), _kind_arg(),
                                           _region_arg(), fresh=_fresh())
+    _none_answered(ranking.gathered)
     return _aged(with_cache(jsonify(presenters.ranking(ranking)),
                             for_period(period.is_closed(time.time()),
                                        ranking.gathered.partial)), age)
@@ -76,7 +90,8 @@ def regions() -> ResponseReturnValue:
 @staff()
 def region_stats() -> ResponseReturnValue:
     period = _period_arg()
-    means, age = services().utility.means(period, fresh=_fresh())
+    means, age = services().utility.means(period, _kind_arg(), fresh=_fresh())
+    _none_answered(means.gathered)
     return _aged(with_cache(jsonify(presenters.means(means)),
                             for_period(period.is_closed(time.time()), means.gathered.partial)),
                  age)
@@ -89,6 +104,7 @@ def alerts() -> ResponseReturnValue:
     found = services().utility.alerts(
         _region_arg(), int_arg("limit", 100, 1, MAX_ALERTS), state=state,
         type=str_arg("type", ALERT_TYPES), meter=str_arg("meter"))
+    _none_answered(found.gathered)
     return jsonify(state=state, alerts=found.alerts, **presenters.partial(found.gathered))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response
 
 from nevoa_adapters.jsonapi import error_response, register_json_errors
@@ -9,6 +11,14 @@ from nevoa_adapters.jsonapi import error_response, register_json_errors
 
 class BadRequest(ValueError):
     """The request body or parameters are not what the route expects."""
+
+
+class NoRegionAnswered(RuntimeError):
+    """A city-wide question that no region answered: nothing partial to give (503)."""
+
+    def __init__(self, gathered: Any) -> None:
+        super().__init__("no region answered within the timeout")
+        self.missing: dict[str, str] = dict(gathered.missing)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -81,6 +91,12 @@ def register_error_handlers(app: Flask) -> None:
     def fog_rejected(exc: FogRejected) -> Response:
         status = exc.status if exc.status in (400, 409, 422) else 502
         return error_response(status, f"region {exc.region}: {exc}", region=exc.region)
+
+    @app.errorhandler(NoRegionAnswered)
+    def nobody_answered(exc: NoRegionAnswered) -> Response:
+        return error_response(503, str(exc), partial=True,
+                              missing_regions=sorted(exc.missing),
+                              region_errors=dict(sorted(exc.missing.items())))
 
     @app.errorhandler(RegionUnavailable)
     def region_down(exc: RegionUnavailable) -> Response:

@@ -162,10 +162,10 @@ class FogClient:
     def health(self, region: str) -> dict[str, Any]:
         return self.get(region, "/health")
 
-    def region_stats(self, region: str, period: str) -> dict[str, Any]:
-        return self.get(region, "/api/v1/region/stats", period=period)
+    def region_stats(self, region: str, period: str, kind: str) -> dict[str, Any]:
+        return self.get(region, "/api/v1/region/stats", period=period, kind=kind)
 
-    def top(self, region: str, period: str, n: int, kind: str | None) -> dict[str, Any]:
+    def top(self, region: str, period: str, n: int, kind: str) -> dict[str, Any]:
         return self.get(region, "/api/v1/top", period=period, n=n, kind=kind)
 
     def alerts(self, region: str, **filters: object) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MATRICULA = {"type": "string", "pattern": "^[0-9]{1,20}$", "example": "10001"}
 MONTH = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "example": "2026-10"}
 PERIOD = {"type": "string", "example": "day:2026-11-20",
-          "pattern": r"^(hour:\d{4}-\d{2}-\d{2}T\d{2}|day:\d{4}-\d{2}-\d{2}|month:\d{4}-\d{2})$"}
+          "pattern": r"^(day:\d{4}-\d{2}-\d{2}|month:\d{4}-\d{2})$"}
 
 ERROR_TEXT = {
     400: "invalid input",
@@ -31,7 +31,7 @@ ERROR_TEXT = {
     403: "these credentials do not allow this",
     404: "not found",
     409: "conflict with the current state (not enough readings, already paid)",
-    503: "the region's fog node is not answering",
+    503: "the region's fog node is not answering (city-wide: no region answered)",
 }
 CUSTOMER_AUTH: list[dict[str, list[str]]] = [{"customerToken": []}, {"apiKey": []}]
 STAFF_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}]

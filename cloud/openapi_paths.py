@@ -25,9 +25,10 @@ ID = {"type": "string", "pattern": ID_PATTERN}
 REGION = path_param("region", {**ID, "example": "r1"})
 METER = path_param("meter", {**ID, "example": "r1-e000001"})
 CUSTOMER_ERRORS = (400, 401, 403, 404)
-KIND = query("kind", {"type": "string", "enum": ["electricity", "water"]})
+KIND = query("kind", {"type": "string", "enum": ["electricity", "water"]},
+             "never ranked together (kWh and m3); default electricity")
 REGION_FILTER = query("region", {**ID, "example": "r1"}, "one region only")
-PERIOD_Q = query("period", PERIOD, "hour:, day: or month: and its UTC start; default today")
+PERIOD_Q = query("period", PERIOD, "day: or month: and its UTC start; default today")
 ALERT_STATE = query("state", {"type": "string", "enum": ["open", "acknowledged", "cleared"]})
 ALERT_TYPE = query("type", {"type": "string", "enum": [
     "excess", "leak", "above_mean", "above_cap", "silent", "tamper"]})
@@ -148,20 +149,20 @@ PATHS: dict[str, Any] = {
     # -- the utility -------------------------------------------------------------------
     "/api/v1/top": {"get": _staff(
         "utility", "The N heaviest consumers, merged exactly from the regions' top-N",
-        description=REUSE, error_codes=(404,), params=[
+        description=REUSE, error_codes=(404, 503), params=[
             PERIOD_Q, query("n", {"type": "integer", "minimum": 1, "maximum": 1000}), KIND,
             REGION_FILTER],
         ok=_partial(items={"type": "array", "items": OBJ}, period={"type": "string"}))},
     "/api/v1/regions": {"get": _staff("utility", "The regions and their fog nodes' health",
                                       ok=_partial(regions={"type": "array", "items": OBJ}))},
     "/api/v1/regions/stats": {"get": _staff(
-        "utility", "Each region's mean and the city-wide mean", params=[PERIOD_Q],
-        description=REUSE,
+        "utility", "Each region's mean and the city-wide mean", params=[PERIOD_Q, KIND],
+        description=REUSE, error_codes=(503,),
         ok=_partial(regions={"type": "array", "items": OBJ}, city=OBJ))},
     "/api/v1/alerts": {"get": _staff(
         "utility", "Alerts across regions, newest first (default state open)",
         params=[ALERT_STATE, ALERT_TYPE, REGION_FILTER, query("meter", ID), LIMIT_1000],
-        error_codes=(404,), ok=_partial(alerts={"type": "array", "items": OBJ}))},
+        error_codes=(404, 503), ok=_partial(alerts={"type": "array", "items": OBJ}))},
     "/api/v1/regions/{region}/alerts/{alert_id}/ack": {"post": _staff(
         "utility", "Acknowledge an alert", writes=True,
         params=[REGION, path_param("alert_id", ID)], error_codes=(404, 409, 503))},

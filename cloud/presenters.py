@@ -104,7 +104,8 @@ def history(h: History) -> dict[str, Any]:
 
 def ranking(r: Ranking) -> dict[str, Any]:
     return {
-        "period": r.period.name, "kind": r.kind.label if r.kind else None, "n": r.n,
+        "period": r.period.name, "kind": r.kind.label, "unit": r.kind.spec.register_unit,
+        "n": r.n,
         "regions": sorted(r.gathered.answers),
         "items": [{"rank": i, "meter": c.meter, "region": c.region,
                    "registration": r.registrations.get(c.meter),
@@ -116,7 +117,7 @@ def ranking(r: Ranking) -> dict[str, Any]:
 
 def means(m: RegionalMeans) -> dict[str, Any]:
     return {
-        "period": m.period.name,
+        "period": m.period.name, "kind": m.kind.label, "unit": m.kind.spec.register_unit,
         "regions": [{"region": name, **{k: v for k, v in stats.items() if k != "region"}}
                     for name, stats in m.regions.items()],
         "city": {"meters": m.city.meters, "total": float(m.city.total),

@@ -35,7 +35,7 @@ MAX_ALERTS = 1000
 @dataclass(frozen=True, slots=True)
 class Ranking:
     period: Period
-    kind: Kind | None
+    kind: Kind
     n: int
     items: list[Consumer]
     registrations: dict[str, str]  # meter -> registration, where the directory knows it
@@ -45,6 +45,7 @@ class Ranking:
 @dataclass(frozen=True, slots=True)
 class RegionalMeans:
     period: Period
+    kind: Kind
     regions: dict[str, dict[str, Any]]  # region -> the fog node's stats
     city: CityMean
     gathered: Gathered[Any]
@@ -73,7 +74,7 @@ class Utility:
     def _regions(self, region: str | None) -> list[str]:
         return [self.fogs.check_region(region)] if region else self.fogs.regions
 
-    def top(self, period: Period, n: int, kind: Kind | None, region: str | None = None,
+    def top(self, period: Period, n: int, kind: Kind, region: str | None = None,
             fresh: bool = False) -> tuple[Ranking, float | None]:
         """(the city's or one region's ``n`` heaviest consumers, exact; the age of the
         answer in seconds when it was reused, else None)."""
@@ -82,10 +83,9 @@ class Utility:
             (period.name, n, kind, region), lambda: self._top(period, n, kind, regions),
             lambda r: _ttl(period, r.gathered), fresh)
 
-    def _top(self, period: Period, n: int, kind: Kind | None, regions: list[str]) -> Ranking:
-        label = kind.label if kind else None
+    def _top(self, period: Period, n: int, kind: Kind, regions: list[str]) -> Ranking:
         gathered = self.fanout.gather(
-            regions, lambda r: self.fogs.top(r, period.name, n, label)["items"])
+            regions, lambda r: self.fogs.top(r, period.name, n, kind.label)["items"])
         regional: Mapping[str, list[tuple[str, float]]] = {
             r: [(item["meter"], float(item["consumption"])) for item in items]
             for r, items in gathered.answers.items()}
@@ -93,18 +93,19 @@ class Utility:
         registrations = self.directory.registrations_of([c.meter for c in items])
         return Ranking(period, kind, n, items, registrations, gathered)
 
-    def means(self, period: Period, fresh: bool = False
+    def means(self, period: Period, kind: Kind, fresh: bool = False
               ) -> tuple[RegionalMeans, float | None]:
-        return self._means.get_or_compute(period.name, lambda: self._compute_means(period),
-                                          lambda m: _ttl(period, m.gathered), fresh)
+        return self._means.get_or_compute(
+            (period.name, kind), lambda: self._compute_means(period, kind),
+            lambda m: _ttl(period, m.gathered), fresh)
 
-    def _compute_means(self, period: Period) -> RegionalMeans:
-        gathered = self.fanout.gather(self.fogs.regions,
-                                      lambda r: self.fogs.region_stats(r, period.name))
+    def _compute_means(self, period: Period, kind: Kind) -> RegionalMeans:
+        gathered = self.fanout.gather(
+            self.fogs.regions, lambda r: self.fogs.region_stats(r, period.name, kind.label))
         totals = [RegionTotals(r, int(s.get("meters") or 0),
                                to_decimal(float(s.get("total") or 0)))
                   for r, s in gathered.answers.items()]
-        return RegionalMeans(period, dict(sorted(gathered.answers.items())),
+        return RegionalMeans(period, kind, dict(sorted(gathered.answers.items())),
                              city_mean(totals), gathered)
 
     def alerts(self, region: str | None, limit: int, **filters: object) -> Alerts:

@@ -126,7 +126,7 @@ def contract_app(state: FogState) -> Flask:
 
     @app.get("/api/v1/region/stats")
     def stats() -> ResponseReturnValue:
-        used = list(_period_consumption(None).values())
+        used = list(_period_consumption(request.args.get("kind")).values())
         return jsonify(region=state.region, period=request.args["period"], meters=len(used),
                        online=len(used), offline=0,
                        mean=round(statistics.fmean(used), 3) if used else None,
