@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -170,7 +171,10 @@ def run(stack: LocalStack, a: argparse.Namespace, per_region: int) -> None:
         ("global top-N, today, kind filter, fresh", cloud, fresh(top_day)),
         ("global top-N, last month, reused (<= 30 s)", cloud, top_month),
     ]
-    print(f"\nload: {a.clients} concurrent keep-alive clients, {a.seconds:g} s per run, "
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {load} (everything shares them: "
+          "the clients, the cloud, 2 fog nodes, 3 Redis)")
+    print(f"load: {a.clients} concurrent keep-alive clients, {a.seconds:g} s per run, "
           f"medians of {a.repeats} runs; cloud: 1 waitress process, 16 threads")
     print(f"{'scenario':<48} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} {'errors':>7}")
     baseline_rps = None
