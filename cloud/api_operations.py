@@ -14,6 +14,7 @@ from cloud.errors import BadRequest
 from cloud.requests import int_arg, json_body, str_arg
 from cloud.supply import CutReason
 from cloud.wiring import services
+from nevoa_core.commands import Action, CommandError
 from nevoa_core.ids import check_id
 
 bp = Blueprint("operations", __name__, url_prefix="/api/v1")
@@ -59,6 +60,26 @@ def change_supply(meter: str) -> ResponseReturnValue:
     issued = (s.supply.cut(customer, reason, by) if action == "cut"
               else s.supply.restore(customer, reason, by))
     audit_note(meter=meter, action=action, reason=reason.value, command_id=issued.id)
+    return jsonify(presenters.command(issued)), 202
+
+
+@bp.post("/meters/<meter>/commands")
+@staff(Role.OPERATOR)
+def meter_command(meter: str) -> ResponseReturnValue:
+    """Change how a meter reports: set_interval {"seconds"} or set_tendency {"tendency"}."""
+    body = json_body("action")
+    try:
+        action = Action(body["action"])
+    except ValueError:
+        raise BadRequest("action must be set_interval or set_tendency") from None
+    args = body.get("args", {})
+    s = services()
+    customer = s.directory.by_meter(check_id(meter, "meter id"))
+    try:
+        issued = s.supply.send(customer, action, args, principal().name)
+    except CommandError as exc:
+        raise BadRequest(str(exc)) from None
+    audit_note(meter=meter, action=action.value, args=args, command_id=issued.id)
     return jsonify(presenters.command(issued)), 202
 
 

@@ -197,6 +197,12 @@ PATHS: dict[str, Any] = {
                            "reason": {"type": "string",
                                       "enum": ["manual", "debt", "cap", "mean"]}},
                            ["action"]))},
+    "/api/v1/meters/{meter}/commands": {"post": _staff(
+        "operations", "Change a meter's reporting interval or consumption tendency",
+        writes=True, params=[METER], status=202, ok=COMMAND_ISSUED,
+        error_codes=(404, 409, 503), request=body({
+            "action": {"type": "string", "enum": ["set_interval", "set_tendency"]},
+            "args": {"type": "object", "example": {"seconds": 30}}}, ["action"]))},
     "/api/v1/commands/{command_id}": {"get": _staff(
         "operations", "A valve command's state until the meter acknowledges or it expires",
         params=[path_param("command_id", ID)], error_codes=(404, 503))},

@@ -20,7 +20,7 @@ import redis
 
 from cloud.directory import Customer
 from cloud.fog_client import FogClient
-from nevoa_core.commands import Action
+from nevoa_core.commands import Action, Command, CommandError
 
 COMMAND_RECORD_TTL = 30 * 86400  # how long a command id can still be looked up
 
@@ -62,10 +62,18 @@ class SupplyControl:
         self.fogs = fogs
         self.command_ttl = command_ttl
 
+    def send(self, customer: Customer, action: Action, args: dict[str, Any],
+             by: str) -> IssuedCommand:
+        """A meter setting (reporting interval, tendency); valves go through cut/restore."""
+        if action in (Action.CLOSE_VALVE, Action.OPEN_VALVE):
+            raise CommandError("valves are cut and restored through /supply")
+        Command("check", action, 0.0, 1.0, args)  # CommandError when args do not fit
+        return self._send(customer, action, CutReason.MANUAL, by, args)
+
     def _send(self, customer: Customer, action: Action, reason: CutReason,
-              by: str) -> IssuedCommand:
+              by: str, args: dict[str, Any] | None = None) -> IssuedCommand:
         command = self.fogs.send_command(customer.region, customer.meter, {
-            "action": action.value, "args": {}, "ttl": self.command_ttl,
+            "action": action.value, "args": args or {}, "ttl": self.command_ttl,
             "reason": reason.value, "by": by})
         issued = IssuedCommand(customer.region, command)
         self._redis.hset(_command_key(issued.id), mapping={

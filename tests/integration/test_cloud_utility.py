@@ -176,3 +176,16 @@ def test_a_ranking_is_reused_briefly_unless_the_caller_asks_for_a_fresh_one(
     fresh = client.get(f"/api/v1/top?period={PERIOD}&n=3", headers={"Cache-Control": "no-cache"})
     assert fresh.json["items"][0]["meter"] == "r1-e000001" and "Age" not in fresh.headers
     assert client.get(f"/api/v1/top?period={PERIOD}&n=3").json == fresh.json
+
+
+def test_a_meters_reporting_interval_and_tendency_can_be_changed(
+        client: FlaskClient, fogs: tuple[ContractFog, ContractFog]) -> None:
+    r = client.post("/api/v1/meters/r1-e000002/commands",
+                    json={"action": "set_interval", "args": {"seconds": 30}})
+    assert r.status_code == 202, r.json
+    sent = fogs[0].state.commands[r.json["command_id"]]
+    assert (sent["action"], sent["args"]) == ("set_interval", {"seconds": 30})
+    for bad in ({"action": "set_interval", "args": {"seconds": -1}},
+                {"action": "set_tendency", "args": {"tendency": "wild"}},
+                {"action": "close_valve"}, {"action": "explode"}, {"args": {}}):
+        assert client.post("/api/v1/meters/r1-e000002/commands", json=bad).status_code == 400
