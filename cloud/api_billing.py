@@ -51,7 +51,8 @@ def pay(registration: str, month: str) -> ResponseReturnValue:
                restore_command=payment.restored.id if payment.restored else None)
     return jsonify(invoice=presenters.monthly_invoice(payment.invoice, s.settings.tariffs.currency),
                    supply_restored=presenters.command(payment.restored)
-                   if payment.restored else None)
+                   if payment.restored else None,
+                   supply_restore_error=payment.restore_error)
 
 
 def _tariff_json(t: Tariff) -> dict[str, Any]:
@@ -104,9 +105,15 @@ def set_flag(month: str) -> ResponseReturnValue:
 @bp.post("/billing/overdue-cuts")
 @staff(Role.OPERATOR)
 def overdue_cuts() -> ResponseReturnValue:
-    """Cut the supply of every meter with an invoice past due (and not cut already)."""
+    """Cut the supply of every meter with an invoice past due (and not cut already);
+    restore meters cut for debt that owe nothing overdue any more."""
     limit = int_arg("limit", 1000, 1, 10_000)
-    cuts = services().billing.cut_overdue(principal().name, time.time(), limit)
-    audit_note(cut=[issued.id for _, issued in cuts])
-    return jsonify(cuts=[{"registration": c.registration, "meter": c.meter,
-                          **presenters.command(issued)} for c, issued in cuts])
+    done = services().billing.enforce_debts(principal().name, time.time(), limit)
+    audit_note(cut=[issued.id for _, issued in done.cuts],
+               restored=[issued.id for _, issued in done.restored], failed=len(done.failed))
+    return jsonify(
+        cuts=[{"registration": c.registration, "meter": c.meter, **presenters.command(i)}
+              for c, i in done.cuts],
+        restored=[{"registration": c.registration, "meter": c.meter, **presenters.command(i)}
+                  for c, i in done.restored],
+        failed=[{"who": who, "error": why} for who, why in done.failed])

@@ -15,13 +15,13 @@ once, status ``open`` and due ``INVOICE_DUE_DAYS`` after the month's end. Keys:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import redis
 
-from cloud.directory import Customer, Directory
-from cloud.fog_client import FogClient
+from cloud.directory import Customer, Directory, UnknownCustomer, UnknownMeter
+from cloud.fog_client import FogClient, RegionUnavailable
 from cloud.invoice_json import invoice_from_json, invoice_to_json
 from cloud.supply import CutReason, IssuedCommand, SupplyControl
 from nevoa_core.invoices import Invoice, InvoiceStatus, invoice_id, price
@@ -73,6 +73,14 @@ def tariff_problem(book: TariffBook, customer: Customer) -> str | None:
 class Payment:
     invoice: Invoice
     restored: IssuedCommand | None  # the valve command when paying restored supply
+    restore_error: str | None = None  # the region did not answer: enforce_debts retries
+
+
+@dataclass(slots=True)
+class DebtEnforcement:
+    cuts: list[tuple[Customer, IssuedCommand]] = field(default_factory=list)
+    restored: list[tuple[Customer, IssuedCommand]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # registration, why
 
 
 class Billing:
@@ -172,25 +180,37 @@ class Billing:
             paid.append(invoice)
 
         self._redis.transaction(transaction, key)
-        restored = None
-        if not self.overdue_of(registration, now):
+        if self.overdue_of(registration, now):
+            return Payment(paid[0], None)
+        try:
             restored = self.supply.restore_if_cut_for(self.directory.get(registration),
                                                       CutReason.DEBT, by)
+        except RegionUnavailable as exc:  # paid all the same; enforce_debts retries
+            return Payment(paid[0], None, str(exc))
         return Payment(paid[0], restored)
 
     def overdue_of(self, registration: str, now: float) -> list[Invoice]:
         return [i for i in self.invoices(registration) if i.overdue(now)]
 
-    def cut_overdue(self, by: str, now: float, limit: int = 1000
-                    ) -> list[tuple[Customer, IssuedCommand]]:
-        """Cut the supply of every meter with an invoice past its due date (not already
-        cut). Returns the commands sent."""
+    def enforce_debts(self, by: str, now: float, limit: int = 1000) -> DebtEnforcement:
+        """Cut the supply of every meter with an invoice past its due date (and not cut
+        already); restore every meter cut for debt that owes nothing overdue any more
+        (a payment whose restore could not reach the region is completed here)."""
+        done = DebtEnforcement()
         ids = self._redis.zrangebyscore(OPEN_INVOICES, "-inf", now, start=0, num=limit)
-        registrations = sorted({iid.rsplit("-", 2)[0] for iid in ids})
-        cuts = []
-        for registration in registrations:
-            customer = self.directory.get(registration)
-            if self.supply.state(customer.meter)["state"] == "cut":
-                continue
-            cuts.append((customer, self.supply.cut(customer, CutReason.DEBT, by)))
-        return cuts
+        for registration in sorted({iid.rsplit("-", 2)[0] for iid in ids}):
+            try:
+                customer = self.directory.get(registration)
+                if self.supply.state(customer.meter)["state"] != "cut":
+                    done.cuts.append((customer, self.supply.cut(customer, CutReason.DEBT, by)))
+            except (UnknownCustomer, RegionUnavailable) as exc:
+                done.failed.append((registration, str(exc)))
+        for meter in self.supply.cut_for(CutReason.DEBT)[:limit]:
+            try:
+                customer = self.directory.by_meter(meter)
+                if not self.overdue_of(customer.registration, now):
+                    done.restored.append(
+                        (customer, self.supply.restore(customer, CutReason.DEBT, by)))
+            except (UnknownMeter, UnknownCustomer, RegionUnavailable) as exc:
+                done.failed.append((meter, str(exc)))
+        return done

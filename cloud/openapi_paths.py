@@ -143,7 +143,8 @@ PATHS: dict[str, Any] = {
                           "type": "string", "enum": ["green", "yellow", "red1", "red2"]}},
                           ["flag"]))},
     "/api/v1/billing/overdue-cuts": {"post": _staff(
-        "billing", "Cut the supply of meters with overdue invoices", writes=True,
+        "billing", "Cut the supply of meters with overdue invoices; restore the paid-up",
+        writes=True,
         params=[query("limit", {"type": "integer", "minimum": 1, "maximum": 10000})],
         error_codes=(404, 503))},
     # -- the utility -------------------------------------------------------------------

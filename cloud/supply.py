@@ -7,6 +7,7 @@ debt cut. Keys:
 
     nv:cloud:command:{id}    hash: region, meter, action, reason, by, issued_at
     nv:cloud:supply:{meter}  hash: state=cut, reason, command_id, by, at  (absent: supplied)
+    nv:cloud:supply:cut:{reason}  set of the meters cut for that reason
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def _supply_key(meter: str) -> str:
     return f"nv:cloud:supply:{meter}"
 
 
+def _cut_for_key(reason: CutReason) -> str:
+    return f"nv:cloud:supply:cut:{reason.value}"
+
+
 class SupplyControl:
     def __init__(self, client: redis.Redis, fogs: FogClient, command_ttl: int) -> None:
         self._redis = client
@@ -84,15 +89,29 @@ class SupplyControl:
 
     def cut(self, customer: Customer, reason: CutReason, by: str) -> IssuedCommand:
         issued = self._send(customer, Action.CLOSE_VALVE, reason, by)
-        self._redis.hset(_supply_key(customer.meter), mapping={
+        previous = self._redis.hget(_supply_key(customer.meter), "reason")
+        pipe = self._redis.pipeline(transaction=True)
+        if previous:
+            pipe.srem(_cut_for_key(CutReason(previous)), customer.meter)
+        pipe.hset(_supply_key(customer.meter), mapping={
             "state": "cut", "reason": reason.value, "command_id": issued.id, "by": by,
             "at": repr(time.time())})
+        pipe.sadd(_cut_for_key(reason), customer.meter)
+        pipe.execute()
         return issued
 
     def restore(self, customer: Customer, reason: CutReason, by: str) -> IssuedCommand:
         issued = self._send(customer, Action.OPEN_VALVE, reason, by)
-        self._redis.delete(_supply_key(customer.meter))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(_supply_key(customer.meter))
+        for r in CutReason:
+            pipe.srem(_cut_for_key(r), customer.meter)
+        pipe.execute()
         return issued
+
+    def cut_for(self, reason: CutReason) -> list[str]:
+        """The meters whose supply is cut for ``reason``."""
+        return sorted(self._redis.smembers(_cut_for_key(reason)))
 
     def restore_if_cut_for(self, customer: Customer, reason: CutReason,
                            by: str) -> IssuedCommand | None:

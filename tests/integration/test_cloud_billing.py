@@ -167,3 +167,22 @@ def test_paying_does_not_restore_a_cut_made_for_another_reason(
     assert client.get("/api/v1/meters/r1-e000001/supply", headers=ops).json["reason"] == "cap"
     r = client.post("/api/v1/customers/10001/invoices/2001-01/payment", headers=maria)
     assert r.status_code == 404
+
+
+def test_a_payment_whose_restore_cannot_reach_the_region_is_completed_later(
+        session_redis: RedisBinary | RedisContainer, client: FlaskClient,
+        fog: ContractFog) -> None:
+    maria = token(client, "maria", "10001")
+    ops = api_key(session_redis.url)
+    client.get(f"/api/v1/customers/10001/invoices/{LAST_MONTH.label}", headers=maria)
+    assert len(client.post("/api/v1/billing/overdue-cuts", headers=ops).json["cuts"]) == 1
+    region_down = create_app({"REDIS_URL": session_redis.url, "SECRET_KEY": "s" * 32,
+                              "FOG_URLS": {"r1": "http://127.0.0.1:9"}}).test_client()
+    r = region_down.post(f"/api/v1/customers/10001/invoices/{LAST_MONTH.label}/payment",
+                         headers=maria)
+    assert r.status_code == 200 and r.json["invoice"]["status"] == "paid"
+    assert r.json["supply_restored"] is None and "r1" in r.json["supply_restore_error"]
+    done = client.post("/api/v1/billing/overdue-cuts", headers=ops).json
+    assert done["cuts"] == [] and [c["registration"] for c in done["restored"]] == ["10001"]
+    assert fog.state.commands[done["restored"][0]["command_id"]]["action"] == "open_valve"
+    assert client.get("/api/v1/meters/r1-e000001/supply", headers=ops).json["state"] == "supplied"
