@@ -22,6 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import cast
 
 import redis
 
@@ -129,7 +130,7 @@ class ApiKeys:
         known = self._known.get(digest)
         if known is not None:
             return known[0]
-        record: dict[str, str] = self._redis.hgetall(_key_record(digest))
+        record = cast(dict[str, str], self._redis.hgetall(_key_record(digest)))
         if not record:
             raise NotAuthenticated("unknown API key")
         found = Principal(Role(record["role"]), record["name"])

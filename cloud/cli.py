@@ -89,11 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         log.info("loaded %d demo customers for regions %s", n, ", ".join(regions))
         return 0
     if a.command == "import":
-        regions: list[str] | None = [r.strip() for r in a.regions.split(",") if r.strip()] or None
+        only: list[str] | None = [r.strip() for r in a.regions.split(",") if r.strip()] or None
         book = load_tariff_book(env("TARIFFS_FILE", "") or "")
         rows = [row for f in a.files for row in read_rows(
             f.read_bytes(), "application/json" if f.suffix == ".json" else "text/csv")]
-        report = import_customers(Directory(_redis(a.redis_url)), rows, regions,
+        report = import_customers(Directory(_redis(a.redis_url)), rows, only,
                                   lambda c: tariff_problem(book, c))
         print(json.dumps(report.as_json(), indent=2))
         return 0 if not report.rejected else 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import redis
 
@@ -135,7 +136,8 @@ class Directory:
             pipe.delete(_username_key(old.username), _meter_key(old.meter))
         n = 0
         for c in upserts:
-            pipe.hset(_customer_key(c.registration), mapping=asdict(c))
+            fields: dict[Any, Any] = asdict(c)  # redis-py's key type is a wide union
+            pipe.hset(_customer_key(c.registration), mapping=fields)
             pipe.set(_username_key(c.username), c.registration)
             pipe.set(_meter_key(c.meter), c.registration)
             pipe.sadd(_ALL, c.registration)
@@ -161,7 +163,7 @@ class Directory:
         )
 
     def get(self, registration: str) -> Customer:
-        fields: dict[str, str] = self._redis.hgetall(_customer_key(registration))
+        fields = cast(dict[str, str], self._redis.hgetall(_customer_key(registration)))
         if not fields:
             raise UnknownCustomer(registration)
         return Customer(**fields)
@@ -174,7 +176,7 @@ class Directory:
         return customer
 
     def by_meter(self, meter: str) -> Customer:
-        registration = self._redis.get(_meter_key(meter))
+        registration = cast(str | None, self._redis.get(_meter_key(meter)))
         if registration is None:
             raise UnknownMeter(meter)
         return self.get(registration)
@@ -183,7 +185,7 @@ class Directory:
         """meter -> registration, for the meters the directory knows."""
         if not meters:
             return {}
-        values = self._redis.mget([_meter_key(m) for m in meters])
+        values = cast(list[str | None], self._redis.mget([_meter_key(m) for m in meters]))
         return {m: r for m, r in zip(meters, values, strict=True) if r}
 
     def count(self) -> int:

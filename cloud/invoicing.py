@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import cast
 
 import redis
 
@@ -98,7 +99,7 @@ class Billing:
     # -- tariff flags ------------------------------------------------------------------
 
     def flag(self, period: Period) -> Flag:
-        raw = self._redis.get(_flag_key(period))
+        raw = cast(str | None, self._redis.get(_flag_key(period)))
         return Flag(raw) if raw else self.default_flag
 
     def set_flag(self, period: Period, flag: Flag) -> None:
@@ -157,7 +158,7 @@ class Billing:
 
     def invoices(self, registration: str) -> list[Invoice]:
         """Issued invoices, newest period first."""
-        labels = self._redis.zrevrange(_list_key(registration), 0, -1)
+        labels = cast(list[str], self._redis.zrevrange(_list_key(registration), 0, -1))
         raws = self._redis.mget([_invoice_key(f"{registration}-{p}") for p in labels]) \
             if labels else []
         return [invoice_from_json(json.loads(r)) for r in raws if r]
@@ -197,7 +198,8 @@ class Billing:
         already); restore every meter cut for debt that owes nothing overdue any more
         (a payment whose restore could not reach the region is completed here)."""
         done = DebtEnforcement()
-        ids = self._redis.zrangebyscore(OPEN_INVOICES, "-inf", now, start=0, num=limit)
+        ids = cast(list[str], self._redis.zrangebyscore(OPEN_INVOICES, "-inf", now, start=0,
+                                                        num=limit))
         for registration in sorted({iid.rsplit("-", 2)[0] for iid in ids}):
             try:
                 customer = self.directory.get(registration)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -89,7 +89,7 @@ class SupplyControl:
 
     def cut(self, customer: Customer, reason: CutReason, by: str) -> IssuedCommand:
         issued = self._send(customer, Action.CLOSE_VALVE, reason, by)
-        previous = self._redis.hget(_supply_key(customer.meter), "reason")
+        previous = cast(str | None, self._redis.hget(_supply_key(customer.meter), "reason"))
         pipe = self._redis.pipeline(transaction=True)
         if previous:
             pipe.srem(_cut_for_key(CutReason(previous)), customer.meter)
@@ -111,7 +111,7 @@ class SupplyControl:
 
     def cut_for(self, reason: CutReason) -> list[str]:
         """The meters whose supply is cut for ``reason``."""
-        return sorted(self._redis.smembers(_cut_for_key(reason)))
+        return sorted(cast(set[str], self._redis.smembers(_cut_for_key(reason))))
 
     def restore_if_cut_for(self, customer: Customer, reason: CutReason,
                            by: str) -> IssuedCommand | None:
@@ -122,7 +122,7 @@ class SupplyControl:
 
     def state(self, meter: str) -> dict[str, Any]:
         """``{"state": "supplied"}`` or the cut: reason, command_id, by, at."""
-        record: dict[str, Any] = self._redis.hgetall(_supply_key(meter))
+        record = cast(dict[str, Any], self._redis.hgetall(_supply_key(meter)))
         if not record:
             return {"state": "supplied"}
         record["at"] = float(record["at"])
@@ -130,7 +130,7 @@ class SupplyControl:
 
     def command(self, command_id: str) -> tuple[dict[str, str], dict[str, Any]]:
         """(the cloud's record, the fog node's Command with its current state)."""
-        record: dict[str, str] = self._redis.hgetall(_command_key(command_id))
+        record = cast(dict[str, str], self._redis.hgetall(_command_key(command_id)))
         if not record:
             raise UnknownCommand(command_id)
         return record, self.fogs.command(record["region"], command_id)
