@@ -112,6 +112,8 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=5.0, help="seconds per run")
     p.add_argument("--repeats", type=int, default=3, help="runs per scenario (medians)")
     p.add_argument("--sample", type=int, default=2000, help="customers the clients ask for")
+    p.add_argument("--cloud-processes", type=int, default=os.cpu_count() or 1,
+                   help="waitress worker processes of the cloud (default: one per CPU)")
     a = p.parse_args()
     per_region = a.meters // len(REGIONS)
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
@@ -141,6 +143,7 @@ def run(stack: LocalStack, a: argparse.Namespace, per_region: int) -> None:
             print(f"  {region}: {written:,} readings written in {took:.1f} s "
                   f"({written / took:,.0f}/s through RegionStore.record)")
     print(f"  fleet stored in {time.perf_counter() - started:.1f} s")
+    os.environ["NEVOA_HTTP_PROCESSES"] = str(a.cloud_processes)  # the cloud child reads it
     stack.start_cloud(0)
     assert stack.cloud_redis is not None and stack.operator_key is not None
     directory = Directory(redis.Redis.from_url(stack.cloud_redis.url, decode_responses=True))
@@ -175,7 +178,8 @@ def run(stack: LocalStack, a: argparse.Namespace, per_region: int) -> None:
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {load} (everything shares them: "
           "the clients, the cloud, 2 fog nodes, 3 Redis)")
     print(f"load: {a.clients} concurrent keep-alive clients, {a.seconds:g} s per run, "
-          f"medians of {a.repeats} runs; cloud: 1 waitress process, 16 threads")
+          f"medians of {a.repeats} runs; cloud: {a.cloud_processes} waitress process(es) x 16 "
+          "threads")
     print(f"{'scenario':<48} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} {'errors':>7}")
     baseline_rps = None
     for name, base, requests in scenarios:

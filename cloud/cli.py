@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import secrets
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cloud.bulk_import import import_customers, read_rows
 from cloud.demo import demo_customers
 from cloud.directory import Directory
 from cloud.invoicing import tariff_problem
+from cloud.serving import serve_forever
 from cloud.settings import load_tariff_book
 from nevoa_adapters.cli import add_logging_flag, env, env_int, setup_logging
 
@@ -52,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tariff book (JSON; env NEVOA_TARIFFS_FILE; default the "
                        "shipped cloud/tariffs.json)")
     serve.add_argument("--threads", type=int, default=env_int("HTTP_THREADS", 16),
-                       help="worker threads (default %(default)s)")
+                       help="worker threads per process (env NEVOA_HTTP_THREADS; "
+                       "default %(default)s)")
+    serve.add_argument("--processes", type=int, default=env_int("HTTP_PROCESSES", 1),
+                       help="worker processes sharing the port, e.g. one per core "
+                       "(env NEVOA_HTTP_PROCESSES; default %(default)s)")
     demo = sub.add_parser("load-demo", help="load the demo customers (maria, joao, ...)",
                           description="Load one demo customer per simulated meter into "
                           "the directory: maria (10001, r1) and joao (10002, r2) first.")
@@ -101,13 +107,18 @@ def main(argv: list[str] | None = None) -> int:
         print(ApiKeys(_redis(a.redis_url)).create(a.name, Role(a.role)))
         return 0
     fogs = parse_fog_urls(",".join(a.fog)) if a.fog else parse_fog_urls(env("FOG_URLS", "") or "")
-    app = create_app({"REDIS_URL": a.redis_url, "FOG_URLS": fogs, "FLAT_RATE": a.flat_rate,
-                      "FOG_TIMEOUT": a.fog_timeout, "TARIFFS_FILE": a.tariffs})
-    from waitress import serve
-
-    log.info("cloud API on http://%s:%d (regions: %s)", a.host, a.port,
+    secret = env("SECRET_KEY") or ""
+    if not secret:  # one for all the worker processes, so a token works on any of them
+        log.warning("NEVOA_SECRET_KEY is not set: customer tokens last until this server "
+                    "stops")
+        secret = secrets.token_hex(32)
+    config = {"REDIS_URL": a.redis_url, "FOG_URLS": fogs, "FLAT_RATE": a.flat_rate,
+              "FOG_TIMEOUT": a.fog_timeout, "TARIFFS_FILE": a.tariffs, "SECRET_KEY": secret}
+    create_app(config)  # fail here, once, on a bad configuration
+    log.info("cloud API on http://%s:%d, %d process(es) x %d threads (regions: %s)", a.host,
+             a.port, a.processes, a.threads,
              ", ".join(f"{r}={u}" for r, u in sorted(fogs.items())) or "none")
-    serve(app, host=a.host, port=a.port, threads=a.threads, _quiet=True)
+    serve_forever(lambda: create_app(config), a.host, a.port, a.threads, a.processes)
     return 0
 
 
