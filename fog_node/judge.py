@@ -76,7 +76,7 @@ class Judge:
         for m in meters:
             pipe.hgetall(self.keys.meter(m))
         summaries = dict(zip(meters, pipe.execute(), strict=True))
-        latest = {m: parse_last(m, f.get("last")) for m, f in summaries.items()}
+        latest = {m: parse_last(m, f.get("last"), f.get("live")) for m, f in summaries.items()}
         known = [m for m in meters if latest[m] is not None]
         registers = self._recent_registers({m: latest[m] for m in known})  # type: ignore[misc]
         period = period_containing(policy.cap_period, now)

@@ -154,7 +154,8 @@ local function vee_event(mkey, what, detail, first)
 end
 
 -- a reading newer than every stored one of its meter (or its first): the common case.
--- The summary's "last" field: "seq time register rate kind flowing_since seen interval";
+-- The summary's "last" field is "seq time register rate kind", its "live" field
+-- "flowing_since seen interval" (two fields: each stays under 64 bytes, listpack-sized);
 -- prev holds the previous one's seq, time and register texts and flowing_since
 local function append(mkey, meter, seqtext, t, ttext, reg, rate, kind, prev)
   local seq = tonumber(seqtext)
@@ -179,7 +180,7 @@ local function append(mkey, meter, seqtext, t, ttext, reg, rate, kind, prev)
     if seq > pseq + 1 then
       vee_event(mkey, 'gap', {seq - pseq - 1, pseqtext .. '>' .. seqtext}, pseq)
     end
-    if t > pt then interval = t - pt end
+    if t > pt then interval = string.format('%g', t - pt) end
     -- leak bookkeeping: since when has water flowed without a pause
     if rate == '-' then flowing = delta > 0 end
     if flowing then flow = pflow ~= '-' and pflow or (rate == '-' and ptext or ttext) end
@@ -202,8 +203,8 @@ local function append(mkey, meter, seqtext, t, ttext, reg, rate, kind, prev)
   end
   call('ZADD', mkey .. RAWI .. block, seqtext, (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':'
     .. (rate == '-' and '' or rate))
-  call('HSET', mkey, 'last', seqtext .. ' ' .. ttext .. ' ' .. reg .. ' ' .. rate .. ' ' .. kind
-    .. ' ' .. flow .. ' ' .. now .. ' ' .. interval)
+  call('HSET', mkey, 'last', seqtext .. ' ' .. ttext .. ' ' .. reg .. ' ' .. rate .. ' ' .. kind,
+    'live', flow .. ' ' .. now .. ' ' .. interval)
 end
 
 -- a reading older than the meter's latest: fill the hole it left, or refuse it as stale
@@ -264,12 +265,14 @@ for meter, seqtext, ttext, reg, rate, kind in
   local seq = tonumber(seqtext)
   local t = tonumber(ttext)
   local mkey = MP .. meter
-  local last = call('HGET', mkey, 'last')
+  local found = call('HMGET', mkey, 'last', 'live')
+  local last = found[1]
   local outcome = 'stored'
   if not last then
     append(mkey, meter, seqtext, t, ttext, reg, rate, kind, nil)
   else
-    local pseq, ptime, preg, pkind, pflow = string.match(last, '^(%d+) (%S+) (%S+) %S+ (%a) (%S+)')
+    local pseq, ptime, preg, pkind = string.match(last, '^(%d+) (%S+) (%S+) %S+ (%a)')
+    local pflow = string.match(found[2] or '-', '^(%S+)')
     local latest = tonumber(pseq)
     if pkind ~= kind then
       outcome = 'conflict'  -- a meter id already used by a meter of the other kind

@@ -64,7 +64,7 @@ class Rollups:
         if end - start > MAX_SPAN[step]:
             raise RangeTooLong(f"at most {MAX_SPAN[step] // 86_400} days of {step.value} rollups "
                                "per request")
-        latest = parse_last(meter, self.redis.hget(self.keys.meter(meter), "last"))
+        latest = parse_last(meter, *self.redis.hmget(self.keys.meter(meter), ["last", "live"]))
         if latest is None:
             return None
         days = _days(start, end)

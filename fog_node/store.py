@@ -81,7 +81,8 @@ def _float(value: str | None) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Latest:
-    """The summary's "last" field: "seq time register rate kind flowing_since seen interval"."""
+    """The summary's "last" field, "seq time register rate kind", and its "live" field,
+    "flowing_since seen interval" (seen: whole seconds)."""
 
     reading: Reading
     flowing_since: float | None  # since when the meter has consumed without a pause
@@ -89,10 +90,11 @@ class Latest:
     interval: float | None  # meter time since the reading before it
 
 
-def parse_last(meter: str, last: str | None) -> Latest | None:
-    if not last:
+def parse_last(meter: str, last: str | None, live: str | None) -> Latest | None:
+    if not last or not live:
         return None
-    seq, when, register, rate, kind, flow, seen, interval = last.split(" ")
+    seq, when, register, rate, kind = last.split(" ")
+    flow, seen, interval = live.split(" ")
     reading = Reading(meter, int(seq), float(when), KIND_BY_LETTER[kind], float(register),
                       None if rate == "-" else float(rate))
     return Latest(reading, None if flow == "-" else float(flow), float(seen),
@@ -100,7 +102,7 @@ def parse_last(meter: str, last: str | None) -> Latest | None:
 
 
 def summary_from_fields(meter: str, fields: dict[str, str]) -> MeterSummary:
-    last = parse_last(meter, fields.get("last"))
+    last = parse_last(meter, fields.get("last"), fields.get("live"))
     return MeterSummary(
         last.reading if last else None, fields.get("status"),
         _float(fields.get("status_time")), fields.get("valve"), fields.get("valve_reason"),
@@ -129,7 +131,8 @@ class RegionStore:
         """Store a batch idempotently by (meter, seq) and count its rejects, atomically."""
         if not (batch.readings or batch.statuses or batch.rejects):
             return RecordResult(0, 0)
-        args: list[Any] = [*self.keys.ingest_layout(), repr(time.time() if now is None else now),
+        seen = str(int(time.time() if now is None else now))
+        args: list[Any] = [*self.keys.ingest_layout(), seen,
                            *self._settings, _readings_blob(batch.readings),
                            "\n".join(f"{m} {s} {t!r}" for m, s, t in batch.statuses),
                            "\n".join(f"{reason} {n}" for reason, n in batch.rejects.items())]
@@ -149,7 +152,7 @@ class RegionStore:
         return fields
 
     def latest(self, meter: str) -> Latest | None:
-        return parse_last(meter, self.redis.hget(self.keys.meter(meter), "last"))
+        return parse_last(meter, *self.redis.hmget(self.keys.meter(meter), ["last", "live"]))
 
     def note_tamper_cleared(self, meter: str) -> None:
         """An operator cleared the tamper alert: only a new event raises another."""
