@@ -1,0 +1,147 @@
+"""The fog HTTP API (docs/fog-api.md) on a real Redis: shapes, and JSON errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from fog_node.alerts_store import AlertStore
+from fog_node.api import FogServices, create_app
+from fog_node.audit import AuditTrail
+from fog_node.commander import CommandCenter
+from fog_node.policy_store import PolicyStore
+from fog_node.store import IngestBatch, RegionStore
+from nevoa_core.alerts import AlertType
+from nevoa_core.kinds import Kind
+from nevoa_core.senml import Reading
+
+NOW = time.time()
+DAY = datetime.fromtimestamp(NOW, UTC).strftime("%Y-%m-%d")
+
+
+@pytest.fixture
+def fog(redis_client: redis.Redis, region: str) -> FogServices:
+    audit = AuditTrail(redis_client, region)
+    services = FogServices(RegionStore(redis_client, region), AlertStore(redis_client, region),
+                           CommandCenter(redis_client, region, None, audit),
+                           PolicyStore(redis_client, region, audit), audit)
+    readings = [Reading("w1", s, NOW - 600 + 60 * s, Kind.WATER, 10.0 + s / 2, 0.001)
+                for s in range(1, 6)]
+    readings += [Reading("w2", s, NOW - 600 + 60 * s, Kind.WATER, 5.0 + s, None)
+                 for s in range(1, 4)]
+    readings += [Reading("e1", 1, NOW - 60, Kind.ELECTRICITY, 7.0, 300.0)]
+    services.store.record(IngestBatch(readings=readings, statuses=[("w1", "online", NOW)]))
+    return services
+
+
+@pytest.fixture
+def client(fog: FogServices) -> Iterator[FlaskClient]:
+    yield create_app(fog).test_client()
+
+
+def test_health_and_metrics(client: FlaskClient, fog: FogServices) -> None:
+    body = client.get("/health").get_json()
+    assert body == {"status": "ok", "region": fog.region, "mqtt": "connected", "redis": "ok"}
+    text = client.get("/metrics").get_data(as_text=True)
+    assert f'nevoa_region_readings_stored_total{{region="{fog.region}"}} 9' in text
+    assert "nevoa_fog_batch_readings_bucket" in text and "nevoa_fog_ingest_rate" in text
+
+
+def test_latest_readings_rollups_flags(client: FlaskClient) -> None:
+    latest = client.get("/api/v1/meters/w1/latest").get_json()
+    assert latest["reading"] == {"meter": "w1", "seq": 5, "time": NOW - 300, "kind": "water",
+                                 "register": 12.5, "unit": "m3", "rate": 0.001,
+                                 "rate_unit": "m3/s"}
+    assert latest["status"] == "online" and latest["valve"] is None
+    assert latest["flags"]["tamper"] is False
+    history = client.get("/api/v1/meters/w1/readings?limit=3").get_json()
+    assert [r["seq"] for r in history["readings"]] == [3, 4, 5]
+    between = client.get(f"/api/v1/meters/w1/readings?from={NOW - 480}&to={NOW - 300}")
+    assert [r["seq"] for r in between.get_json()["readings"]] == [2, 3, 4]
+    rollups = client.get(f"/api/v1/meters/w2/rollups?step=day&from={NOW - 86_400}&to={NOW}")
+    points = rollups.get_json()["points"]
+    assert sum(p["consumption"] for p in points) == 2.0 and points[-1]["register"] == 8.0
+    flags = client.get("/api/v1/meters/w2/flags").get_json()
+    assert flags["meter"] == "w2" and flags["gap"] is False and flags["details"] == []
+
+
+def test_region_stats_and_top(client: FlaskClient, fog: FogServices) -> None:
+    stats = client.get(f"/api/v1/region/stats?period=day:{DAY}").get_json()
+    assert stats["period"] == f"day:{DAY}" and stats["kind"] == "water"
+    assert (stats["meters"], stats["total"], stats["mean"], stats["median"]) == (2, 4.0, 2.0, 2.0)
+    assert (stats["online"], stats["offline"], stats["meters_in_region"]) == (1, 0, 3)
+    assert stats["kinds"]["electricity"]["meters"] == 1
+    top = client.get(f"/api/v1/top?period=day:{DAY}&n=1&kind=water").get_json()
+    assert top["items"] == [{"meter": "w1", "consumption": 2.0}] or \
+        top["items"] == [{"meter": "w2", "consumption": 2.0}]
+    assert top["items"][0]["meter"] == "w1"  # a tie: meter id ascending
+
+
+def test_alerts_list_acknowledge_clear(client: FlaskClient, fog: FogServices) -> None:
+    alert, _ = fog.alerts.open("w1", AlertType.LEAK, {"hours": 7}, NOW)
+    listed = client.get("/api/v1/alerts?state=open").get_json()["alerts"]
+    assert [a["id"] for a in listed] == [alert.id] and listed[0]["detail"] == {"hours": 7}
+    acked = client.post(f"/api/v1/alerts/{alert.id}/ack", json={"by": "ana"}).get_json()
+    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "ana"
+    assert client.get("/api/v1/alerts?state=open").get_json()["alerts"] == []
+    cleared = client.post(f"/api/v1/alerts/{alert.id}/clear", json={"by": "ana"}).get_json()
+    assert cleared["state"] == "cleared"
+    again = client.post(f"/api/v1/alerts/{alert.id}/ack", json={"by": "ana"})
+    assert again.status_code == 409 and "cleared" in again.get_json()["error"]
+    assert client.get("/api/v1/alerts?type=leak&meter=w1").get_json()["alerts"][0]["id"] == alert.id
+
+
+def test_policy_and_commands_and_audit(client: FlaskClient) -> None:
+    assert client.get("/api/v1/policy").get_json()["rationing_cap"] is None
+    policy = client.put("/api/v1/policy", json={"rationing_cap": 2.5, "cut_above_cap": True,
+                                                "by": "ops"}).get_json()
+    assert policy["rationing_cap"] == 2.5 and policy["cap_period"] == "day"
+    sent = client.post("/api/v1/meters/w1/commands",
+                       json={"action": "close_valve", "ttl": 60, "reason": "debt", "by": "billing"})
+    assert sent.status_code == 202
+    command = sent.get_json()
+    assert command["state"] == "pending" and command["reason"] == "debt"
+    assert client.get(f"/api/v1/commands/{command['id']}").get_json()["id"] == command["id"]
+    events = [e["event"] for e in client.get("/api/v1/audit?limit=5").get_json()["entries"]]
+    assert events == ["command_issued", "policy_changed"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), [
+    ("GET", "/api/v1/meters/nobody/latest", None, 404),
+    ("GET", "/api/v1/meters/bad:id/latest", None, 400),
+    ("GET", "/api/v1/meters/w1/readings?limit=0", None, 400),
+    ("GET", "/api/v1/meters/w1/readings?limit=x", None, 400),
+    ("GET", "/api/v1/meters/w1/readings?from=abc", None, 400),
+    ("GET", "/api/v1/meters/w1/rollups?step=week", None, 400),
+    ("GET", "/api/v1/meters/w1/rollups?step=hour&from=0&to=99999999", None, 400),
+    ("GET", "/api/v1/meters/nobody/rollups", None, 404),
+    ("GET", "/api/v1/region/stats?period=day:2026-13-01", None, 400),
+    ("GET", "/api/v1/region/stats?period=hour:2026-11-20T13", None, 400),
+    ("GET", "/api/v1/top?kind=gas", None, 400),
+    ("GET", "/api/v1/top?n=100000", None, 400),
+    ("GET", "/api/v1/alerts?state=maybe", None, 400),
+    ("POST", "/api/v1/alerts/a-nothing/ack", {"by": "x"}, 404),
+    ("POST", "/api/v1/alerts/a-nothing/ack", {}, 400),
+    ("PUT", "/api/v1/policy", {"rationing_cap": -1}, 400),
+    ("PUT", "/api/v1/policy", [1, 2], 400),
+    ("POST", "/api/v1/meters/w1/commands", {"action": "explode"}, 400),
+    ("POST", "/api/v1/meters/w1/commands", {"action": "set_interval", "args": {}}, 400),
+    ("POST", "/api/v1/meters/w1/commands", {"action": "close_valve", "ttl": 0}, 400),
+    ("POST", "/api/v1/meters/w1/commands", {"action": "close_valve", "reason": "x"}, 400),
+    ("GET", "/api/v1/commands/c-nothing", None, 404),
+    ("DELETE", "/api/v1/policy", None, 405),
+])
+def test_bad_requests_get_a_json_error_and_change_nothing(
+        client: FlaskClient, method: str, path: str, body: object, status: int) -> None:
+    before = client.get("/api/v1/policy").get_json()
+    response = client.open(path, method=method, json=body)
+    assert response.status_code == status
+    error = response.get_json()
+    assert error["status"] == status and error["error"]
+    assert client.get("/api/v1/policy").get_json() == before
+    assert client.get("/api/v1/audit").get_json()["entries"] == []
