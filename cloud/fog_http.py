@@ -30,6 +30,10 @@ class _Kept:
         self.conn = conn
         self.last_used = 0.0
 
+    def __del__(self) -> None:
+        # a thread's connections go when the thread does: close, do not leak the socket
+        self.conn.close()
+
 
 class KeepAliveTransport:
     def __init__(self, timeout: float) -> None:

@@ -83,3 +83,22 @@ def test_policy_fields_are_checked() -> None:
                 {"cut_above_cap": 1}, {"other": 1}):
         with pytest.raises(ValueError):
             check_policy(bad)
+
+
+def test_the_answer_cache_expires_refreshes_and_stays_bounded() -> None:
+    from cloud.ttl_cache import TtlCache
+
+    cache: TtlCache[int] = TtlCache(max_entries=2)
+    cache.put("a", 1, ttl=10, now=0)
+    assert cache.get("a", now=5) == (1, 5)
+    assert cache.get("a", now=10) is None
+    cache.put("b", 2, ttl=0, now=0)  # never stored
+    assert cache.get("b", now=0) is None
+    calls = []
+    value, age = cache.get_or_compute("c", lambda: calls.append(1) or 3, lambda v: 60)
+    assert (value, age) == (3, None)
+    assert cache.get_or_compute("c", lambda: 4, lambda v: 60)[0] == 3
+    assert cache.get_or_compute("c", lambda: 4, lambda v: 60, fresh=True) == (4, None)
+    for key in "defg":
+        cache.put(key, 0, ttl=60)
+    assert len(cache._entries) <= 2
