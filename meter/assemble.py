@@ -6,13 +6,13 @@ import random
 import time
 from dataclasses import dataclass
 
-from meter.buffer import BufferStore
 from meter.config import FleetConfig, Mode
 from meter.connection import BrokerSettings, Connection, Events, Identity
 from meter.draws import new_seed, stable_fraction
 from meter.faults import Fault, rollover_start
 from meter.fleet import Fleet
 from meter.ioloop import IoLoop
+from meter.journal import Journal
 from meter.model import SimulatedMeter
 from meter.physics import Physics, Profile, SeedConsumption
 from meter.progress import Progress
@@ -86,9 +86,10 @@ def build(config: FleetConfig) -> Simulation:
     clock = SimClock(max(start, latest), config.speed)
     for m in meters:
         m.run_start = clock.start
-    fleet = Fleet(config.region, meters, BufferStore(config.state_dir / "buffer",
-                                                     config.buffer_limit),
-                  state, CommandLog(config.state_dir / "commands.json"), config.pack_size)
+    journal = Journal(config.state_dir / "buffer", config.buffer_limit,
+                      [m.meter_id for m in meters], [m.kind for m in meters])
+    fleet = Fleet(config.region, meters, journal, state,
+                  CommandLog(config.state_dir / "commands.json"), config.pack_size)
     loop = IoLoop()
     runner = Runner(fleet, [], loop, clock, Progress(config.label), config.progress_every)
     events = Events(runner.acknowledged, runner.command, runner.connection_up,

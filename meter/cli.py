@@ -175,7 +175,7 @@ def _config(p: argparse.ArgumentParser, a: argparse.Namespace) -> FleetConfig:
 
     fault_specs = list(a.fault) or [f for f in (env("FAULTS") or "").split(";") if f.strip()]
     try:
-        number = a.region_number or region_number(region)
+        number = a.region_number or (region_number(region) if a.export else None)
         mix = parse_tendency_mix(a.tendency)
         overrides = dict(parse_tendency_override(t, ref) for t in a.meter_tendency)
         faults = tuple(parse_fault(f, ref) for f in fault_specs)
@@ -199,6 +199,7 @@ def _config(p: argparse.ArgumentParser, a: argparse.Namespace) -> FleetConfig:
 
 
 def export(config: FleetConfig, targets: list[str]) -> None:
+    assert config.region_number is not None
     rows = list(fleet_rows(config.region, config.region_number, config.kind, config.indexes))
     for target in targets:
         text = write_export(target, rows)
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
              config.meter_ids[-1], sim.resumed, config.mode.value, config.interval,
              config.speed, config.broker_host, config.broker_port, config.state_dir)
     final = sim.runner.run(stop, config.duration)
+    log.debug("stop: the loop ended")
     print(sim.runner.progress.summary(final), flush=True)
     if a.summary_json:
         body = final.as_dict()

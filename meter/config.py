@@ -25,7 +25,7 @@ DEFAULT_WINDOW = {Mode.PER_METER: 10, Mode.MULTIPLEXED: 1000}
 @dataclass(frozen=True)
 class FleetConfig:
     region: str
-    region_number: int
+    region_number: int | None  # registrations need it; None when not exporting
     kind: Kind
     first_index: int
     count: int

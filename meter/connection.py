@@ -95,6 +95,7 @@ class Connection:
     refusals: int = 0
     next_attempt: float = 0.0
     inflight: dict[int, Pack] = field(default_factory=dict)
+    farewells: set[int] = field(default_factory=set)  # "offline" statuses not yet acked
     client: mqtt.Client = field(init=False)
 
     def __post_init__(self) -> None:
@@ -175,17 +176,23 @@ class Connection:
         pack = self.inflight.pop(mid, None)
         if pack is not None:
             self.events.acknowledged(pack)
+        else:
+            self.farewells.discard(mid)
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         self.events.command(message.topic, bytes(message.payload))
 
     # -- stopping ----------------------------------------------------------------------
     def say_offline(self) -> None:
+        """Publish "offline" on every status topic; wait for ``farewells`` to empty before
+        disconnecting: closing a socket with unread PUBACKs makes the kernel reset the
+        connection, and the broker then drops what it had not read yet."""
         if self.connected:
             for status in self.identity.status_topics:
-                self.client.publish(status, "offline", qos=1, retain=True)
+                self.farewells.add(self.client.publish(status, "offline", qos=1,
+                                                       retain=True).mid)
 
     def disconnect(self) -> None:
+        """A clean DISCONNECT (no last will); ``connected`` falls when paho says so."""
         if self.client.socket() is not None:
             self.client.disconnect()
-        self.connected = False

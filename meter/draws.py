@@ -11,8 +11,12 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import struct
 
 _SCALE = 2.0**-53
+_WORDS = struct.Struct("<16I")  # a 64-byte digest as 16 uniform 32-bit words
+_WORD_SCALE = 2.0**-32
+_TAU = 2.0 * math.pi
 
 
 def new_seed(seed: int | None) -> bytes:
@@ -25,34 +29,36 @@ def new_seed(seed: int | None) -> bytes:
 class Draws:
     """An endless stream of uniform numbers in [0, 1) for one (meter, instant)."""
 
-    __slots__ = ("_block", "_key", "_message", "_next", "_values")
+    __slots__ = ("_block", "_key", "_message", "_next", "_spare", "_values")
 
     def __init__(self, key: bytes, meter_id: str, instant: float) -> None:
         self._key = key
         self._message = f"{meter_id}@{round(instant * 1000)}".encode()
         self._block = 0
-        self._values: list[int] = []
-        self._next = 0
-
-    def _refill(self) -> None:
-        digest = hashlib.blake2b(self._message + self._block.to_bytes(4, "little"),
-                                 key=self._key).digest()
-        self._block += 1
-        self._values = [int.from_bytes(digest[i : i + 8], "little") >> 11
-                        for i in range(0, 64, 8)]
-        self._next = 0
+        self._values: tuple[int, ...] = ()
+        self._next = 16
+        self._spare: float | None = None
 
     def uniform(self) -> float:
-        if self._next >= len(self._values):
-            self._refill()
+        """A number in [0, 1) (32 random bits)."""
+        if self._next >= 16:
+            self._values = _WORDS.unpack(hashlib.blake2b(
+                self._message + self._block.to_bytes(4, "little"), key=self._key).digest())
+            self._block += 1
+            self._next = 0
         value = self._values[self._next]
         self._next += 1
-        return value * _SCALE
+        return value * _WORD_SCALE
 
     def normal(self) -> float:
-        """A standard normal deviate (Box-Muller)."""
-        u1 = 1.0 - self.uniform()  # (0, 1]: log is finite
-        return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * self.uniform())
+        """A standard normal deviate (Box-Muller, both values of a pair used)."""
+        if self._spare is not None:
+            value, self._spare = self._spare, None
+            return value
+        radius = math.sqrt(-2.0 * math.log(1.0 - self.uniform()))  # log of (0, 1]
+        angle = _TAU * self.uniform()
+        self._spare = radius * math.sin(angle)
+        return radius * math.cos(angle)
 
     def lognormal_factor(self, sigma: float) -> float:
         """A positive factor with mean 1 and spread ``sigma`` (of its logarithm)."""

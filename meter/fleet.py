@@ -8,7 +8,7 @@ random point of its interval, so a fleet never publishes in lock step.
 
 A reading goes straight to its connection when the meter has no backlog and the
 connection can take it (connected, window not full); otherwise it joins the meter's
-on-disk buffer, which is drained in order, many readings per pack, once it can be sent.
+backlog (:mod:`meter.journal`), which is sent in order, many readings per pack.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from meter.buffer import BufferStore, MeterBuffer
 from meter.connection import Pack
 from meter.draws import Draws
 from meter.faults import Fault
+from meter.journal import Journal
 from meter.model import SimulatedMeter
 from meter.obey import handle_payload
 from meter.progress import Counters
 from meter.state import CommandLog, MeterStateFile
+from meter.wire import encode_reading
 from nevoa_core import topics
 from nevoa_core.commands import Outcome
 from nevoa_core.senml import Reading, encode_pack
@@ -35,34 +36,49 @@ log = logging.getLogger("nevoa.meter.fleet")
 
 
 class Outlet(Protocol):
+    @property
+    def connected(self) -> bool: ...
     def can_send(self) -> bool: ...
     def send(self, topic: str, payload: bytes, pack: Pack) -> None: ...
     def send_untracked(self, topic: str, payload: bytes | str, retain: bool = False) -> None: ...
 
 
 class Fleet:
-    def __init__(self, region: str, meters: Sequence[SimulatedMeter], buffers: BufferStore,
+    def __init__(self, region: str, meters: Sequence[SimulatedMeter], journal: Journal,
                  state: MeterStateFile | None = None, commands: CommandLog | None = None,
                  pack_size: int = 100) -> None:
         self.region = region
         self.meters = list(meters)
         self.index = {m.meter_id: i for i, m in enumerate(self.meters)}
-        self.store = buffers
+        self.journal = journal
         self.state = state
         self.commands = commands if commands is not None else CommandLog()
         self.pack_size = pack_size
         self.counters = Counters()
         self.outlets: list[Outlet] = []
-        self.backlogs: dict[int, MeterBuffer] = {}
+        self._meters_of: dict[int, list[int]] = {}
+        self._flushable: set[int] = set()  # meters with sendable backlog, outlet connected
         self._due: list[tuple[float, int]] = []
         self._next_due = [0.0] * len(self.meters)
-        for meter_id in buffers.existing() & set(self.index):
-            i = self.index[meter_id]
-            self.backlogs[i] = buffers.open(meter_id, self.meters[i].kind)
+        journal.on_sendable = self._sendable
 
     def connect(self, outlets: Sequence[Outlet]) -> None:
         """The outlet (connection) of each meter, in fleet order."""
         self.outlets = list(outlets)
+        for i, outlet in enumerate(self.outlets):
+            self._meters_of.setdefault(id(outlet), []).append(i)
+
+    def outlet_up(self, outlet: Outlet) -> None:
+        """A connection is up: its meters' backlogs can be sent."""
+        sendable = self.journal.sendable
+        self._flushable.update(i for i in self._meters_of.get(id(outlet), ()) if i in sendable)
+
+    def _sendable(self, i: int) -> None:
+        if self.outlets[i].connected:
+            self._flushable.add(i)
+
+    def is_connected(self, i: int) -> bool:
+        return self.outlets[i].connected
 
     # -- schedule ----------------------------------------------------------------------
     def schedule(self, sim_now: float) -> None:
@@ -92,6 +108,7 @@ class Fleet:
     def produce_due(self, sim_now: float, budget: int) -> int:
         """Make the readings due by ``sim_now`` (at most ``budget``); how many were due."""
         done = 0
+        now = time.monotonic()
         due_heap, next_due = self._due, self._next_due
         while due_heap and due_heap[0][0] <= sim_now and done < budget:
             due, i = heapq.heappop(due_heap)
@@ -103,73 +120,68 @@ class Fleet:
                 self.state.save(i, m)  # before it leaves: seq is never used twice
             if reading is not None:
                 self.counters.produced += 1
-                self._route(i, reading)
+                self._route(i, reading, now)
             next_due[i] = due + m.interval
             heapq.heappush(due_heap, (next_due[i], i))
             done += 1
         return done
 
     # -- routing -----------------------------------------------------------------------
-    def _route(self, i: int, reading: Reading) -> None:
+    def _route(self, i: int, reading: Reading, now: float) -> None:
         outlet = self.outlets[i]
-        if i not in self.backlogs and outlet.can_send():
-            meter_id = reading.meter
-            outlet.send(topics.reading(self.region, meter_id), encode_pack(meter_id, [reading]),
+        if not self.journal.has(i) and outlet.can_send():
+            outlet.send(topics.reading(self.region, reading.meter), encode_reading(reading),
                         Pack(i, [reading]))
             self.counters.sent_live += 1
             return
-        backlog = self.backlogs.get(i)
-        if backlog is None:
-            m = self.meters[i]
-            backlog = self.backlogs[i] = self.store.open(m.meter_id, m.kind)
-        backlog.append(reading)
+        self.journal.add(i, reading, now)
         self.counters.buffered += 1
 
     def flush_backlogs(self, budget: int) -> int:
-        """Send buffered readings, oldest first, where connections allow; packs sent."""
+        """Send backlogged readings, oldest first, where connections allow; packs sent."""
         sent = 0
-        for i in list(self.backlogs):
+        for i in list(self._flushable):
             outlet = self.outlets[i]
-            backlog = self.backlogs[i]
+            if not outlet.connected:
+                self._flushable.discard(i)
+                continue
             while sent < budget and outlet.can_send():
-                readings = backlog.take(self.pack_size, self.store.limit)
-                if readings:
-                    meter_id = self.meters[i].meter_id
-                    outlet.send(topics.reading(self.region, meter_id),
-                                encode_pack(meter_id, readings), Pack(i, readings))
-                    self.counters.sent_backlog += len(readings)
-                    self.counters.backlog_packs += 1
-                    sent += 1
-                if not backlog.count:
-                    del self.backlogs[i]
+                readings = self.journal.take(i, self.pack_size)
+                if not readings:
+                    self._flushable.discard(i)
                     break
+                meter_id = self.meters[i].meter_id
+                payload = encode_reading(readings[0]) if len(readings) == 1 \
+                    else encode_pack(meter_id, readings)
+                outlet.send(topics.reading(self.region, meter_id), payload, Pack(i, readings))
+                self.counters.sent_backlog += len(readings)
+                self.counters.backlog_packs += 1
+                sent += 1
             if sent >= budget:
                 break
         return sent
 
     def has_sendable_backlog(self) -> bool:
-        return any(self.outlets[i].can_send() for i in self.backlogs)
+        return any(self.outlets[i].can_send() for i in self._flushable)
 
     def backlog_size(self) -> int:
-        return sum(b.count for b in self.backlogs.values())
+        return self.journal.total()
 
-    def sync_buffers(self) -> None:
-        for backlog in self.backlogs.values():
-            self.counters.dropped += backlog.sync(self.store.limit)
+    def tend_backlogs(self, now: float) -> None:
+        """Spill, bound and replay the backlogs (every half second)."""
+        self.journal.tick(now, self.is_connected)
+        self.counters.dropped = self.journal.dropped
 
     def acknowledged(self, pack: Pack) -> None:
         self.counters.acknowledged += len(pack.readings)
 
-    def return_unacknowledged(self, packs: Sequence[Pack]) -> int:
-        """At a stop: readings never acknowledged go back to the front of their buffers."""
+    def close_backlogs(self, unacknowledged: Sequence[Pack]) -> int:
+        """At a stop: everything not acknowledged goes to disk, in order; how many
+        readings were in flight."""
         by_meter: dict[int, list[Reading]] = {}
-        for pack in packs:
+        for pack in unacknowledged:
             by_meter.setdefault(pack.meter, []).extend(pack.readings)
-        for i, readings in by_meter.items():
-            m = self.meters[i]
-            backlog = self.backlogs.get(i) or self.store.open(m.meter_id, m.kind)
-            self.backlogs[i] = backlog
-            backlog.put_back(sorted(readings, key=lambda r: r.seq))
+        self.journal.close(by_meter)
         return sum(len(r) for r in by_meter.values())
 
     # -- commands ----------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 Stopping (SIGTERM, SIGINT, ``--duration``) takes at most ~1.5 s whatever the fleet
 size: production stops at once; the packs in flight get up to :data:`DRAIN_SECONDS`
-for their PUBACK; every connection says ``offline`` and disconnects (up to
-:data:`CLOSE_SECONDS`); packs still unacknowledged go back to the front of their
-meters' on-disk buffers, to be sent first by the next run; buffers and state reach disk.
+for their PUBACK; every connection publishes ``offline`` on its meters' status topics
+and, once those are acknowledged (up to :data:`CLOSE_SECONDS`), disconnects; packs still
+unacknowledged go back to the front of their meters' backlogs, to be sent first by the
+next run; backlogs and state reach disk.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ FLUSH_BUDGET = 200  # backlog packs per loop turn
 CONNECT_BUDGET_SECONDS = 0.05  # connection attempts per loop turn
 SYNC_EVERY = 0.5
 HOUSEKEEPING_EVERY = 1.0
-DRAIN_SECONDS = 0.6
-CLOSE_SECONDS = 0.6
+DRAIN_SECONDS = 0.5
+CLOSE_SECONDS = 0.8
 
 
 class Runner:
@@ -52,8 +53,9 @@ class Runner:
         self.stopping = False
 
     # -- connection events -------------------------------------------------------------
-    def connection_up(self, _c: Connection) -> None:
+    def connection_up(self, c: Connection) -> None:
         self.connected += 1
+        self.fleet.outlet_up(c)
 
     def connection_down(self, c: Connection, was_up: bool) -> None:
         if was_up:
@@ -115,7 +117,7 @@ class Runner:
             produced = self.fleet.produce_due(self.clock.now(), PRODUCE_BUDGET)
             flushed = self.fleet.flush_backlogs(FLUSH_BUDGET)
             if now >= next_sync:
-                self.fleet.sync_buffers()
+                self.fleet.tend_backlogs(now)
                 next_sync = now + SYNC_EVERY
             if now >= next_house:
                 self.loop.housekeeping([c.client for c in self.connections])
@@ -136,7 +138,7 @@ class Runner:
             timeout = min(timeout, self.clock.wall_seconds_until(next_due))
         if self._waiting:
             timeout = min(timeout, self._waiting[0][0] - now)
-        if self.fleet.backlogs and self.fleet.has_sendable_backlog():
+        if self.fleet.has_sendable_backlog():
             timeout = 0.0
         return max(0.0, timeout)
 
@@ -145,22 +147,29 @@ class Runner:
         self.stopping = True
         if self.live:
             self.out.write("\n")
-        deadline = time.monotonic() + DRAIN_SECONDS
+        began = time.monotonic()
+        deadline = began + DRAIN_SECONDS
         while time.monotonic() < deadline and any(c.inflight and c.connected
                                                   for c in self.connections):
             self.loop.poll(0.02)
+        log.debug("stop: in-flight drained for %.2fs", time.monotonic() - began)
         for c in self.connections:
             c.say_offline()
-            c.disconnect()
         deadline = time.monotonic() + CLOSE_SECONDS
-        while time.monotonic() < deadline and self.loop.sockets():
+        while time.monotonic() < deadline and any(c.farewells and c.connected
+                                                  for c in self.connections):
             self.loop.poll(0.02)
+        for c in self.connections:
+            c.disconnect()
+        while time.monotonic() < deadline + 0.2 and self.loop.sockets():
+            self.loop.poll(0.02)
+        log.debug("stop: disconnected at %.2fs", time.monotonic() - began)
         unacked = [p for c in self.connections for p in c.inflight.values()]
-        returned = self.fleet.return_unacknowledged(unacked)
+        returned = self.fleet.close_backlogs(unacked)
         if returned:
             log.info("%d readings not yet acknowledged go back to the on-disk buffer", returned)
-        self.fleet.sync_buffers()
         if self.fleet.state is not None:
             self.fleet.state.close()
         self.loop.close()
+        log.debug("stop: state on disk at %.2fs", time.monotonic() - began)
         return self.snapshot()

@@ -34,6 +34,7 @@ _HEADER = struct.Struct("<8sq")
 # configured interval, configured tendency (what the flags said when it was saved)
 _RECORD = struct.Struct("<64sqddddBBBxdB7x")
 _TENDENCIES = list(Tendency)
+_TENDENCY_CODE = {t: n for n, t in enumerate(_TENDENCIES)}
 _NONE = math.nan
 
 
@@ -61,7 +62,7 @@ class MeterStateFile:
         A meter's interval and tendency come back as a command left them, unless the
         configuration changed since (a new ``--interval`` or ``--tendency`` wins)."""
         saved = self._read_saved()
-        self._configured = [(m.interval, _TENDENCIES.index(m.tendency)) for m in meters]
+        self._configured = [(m.interval, _TENDENCY_CODE[m.tendency]) for m in meters]
         resumed = 0
         for m in meters:
             record = saved.get(m.meter_id)
@@ -114,13 +115,13 @@ class MeterStateFile:
         m.valve_open, m.tamper_done = bool(valve), bool(tamper)
         if was_interval == m.interval:
             m.interval = interval
-        if was_tendency == _TENDENCIES.index(m.tendency) and tendency < len(_TENDENCIES):
+        if was_tendency == _TENDENCY_CODE[m.tendency] and tendency < len(_TENDENCIES):
             m.tendency = _TENDENCIES[tendency]
 
     def _values(self, index: int, m: SimulatedMeter) -> tuple[object, ...]:
         base_interval, base_tendency = self._configured[index]
         return (self._ids[index], m.seq, m.register, _opt(m.last_time), m.interval,
-                _opt(m.drift_since), m.valve_open, _TENDENCIES.index(m.tendency),
+                _opt(m.drift_since), m.valve_open, _TENDENCY_CODE[m.tendency],
                 m.tamper_done, base_interval, base_tendency)
 
     def _pack(self, index: int, m: SimulatedMeter) -> bytes:

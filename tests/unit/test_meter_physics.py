@@ -148,3 +148,15 @@ def test_the_seed_profile_adds_zero_to_twenty_units_a_second() -> None:
 def test_scripted_consumption_is_exact_from_the_second_reading() -> None:
     m = SimulatedMeter("r1-e000006", Kind.ELECTRICITY, ScriptedConsumption([10, 10, 30]))
     assert [r.register for r in run(m, 1)] == [0, 10, 20, 50, 50]  # type: ignore[comparison-overlap]
+
+
+def test_the_fast_single_reading_encoder_writes_what_encode_pack_writes() -> None:
+    from meter.wire import encode_reading
+
+    for kind in Kind:
+        m = SimulatedMeter(f"r1-{kind.spec.letter}000008", kind, Physics(),
+                           tendency=Tendency.ERRATIC, key=KEY)
+        for r in run(m, 24, 600):
+            assert encode_reading(r) == encode_pack(r.meter, [r])
+    odd = Reading("r1-e000001", 2**40, 1_763_600_000, Kind.ELECTRICITY, 5, None)
+    assert encode_reading(odd) == encode_pack(odd.meter, [odd])

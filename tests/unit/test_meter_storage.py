@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from meter.buffer import BufferStore
+from meter.journal import PASS_EVERY, Journal
 from meter.model import SimulatedMeter
 from meter.obey import RecentCommands
 from meter.physics import Tendency
@@ -14,59 +14,117 @@ from meter.state import CommandLog, MeterStateFile
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
 
-
-def reading(seq: int, rate: float | None = 1.5) -> Reading:
-    return Reading("r1-e000001", seq, 1_763_600_000.0 + seq, Kind.ELECTRICITY, 100.0 + seq, rate)
+IDS = ["r1-e000001", "r1-e000002"]
 
 
-def test_a_backlog_comes_back_in_order_in_packs(tmp_path: Path) -> None:
-    store = BufferStore(tmp_path, limit=1000)
-    b = store.open("r1-e000001", Kind.ELECTRICITY)
-    for seq in range(1, 251):
-        b.append(reading(seq, None if seq % 2 else 2.5))
-    assert len(b) == 250
-    packs = [b.take(100, store.limit) for _ in range(3)]
-    assert [len(p) for p in packs] == [100, 100, 50]
-    assert [r for p in packs for r in p] == [reading(s, None if s % 2 else 2.5)
-                                           for s in range(1, 251)]
-    assert len(b) == 0 and not store.path_of("r1-e000001").exists()
+def reading(seq: int, meter: str = "r1-e000001", rate: float | None = 1.5) -> Reading:
+    return Reading(meter, seq, 1_763_600_000.0 + seq, Kind.ELECTRICITY, 100.0 + seq, rate)
 
 
-def test_new_readings_join_the_end_while_the_backlog_drains(tmp_path: Path) -> None:
-    store = BufferStore(tmp_path, limit=1000)
-    b = store.open("r1-e000001", Kind.ELECTRICITY)
+def journal(path: Path, limit: int = 10_000) -> Journal:
+    return Journal(path, limit, IDS, [Kind.ELECTRICITY] * 2)
+
+
+def drain(j: Journal, i: int, now: float = 1000.0) -> list[Reading]:
+    """Everything meter ``i`` would send, connected, replay passes included."""
+    out: list[Reading] = []
+    for _ in range(100):
+        j.tick(now, lambda _m: True)
+        now += PASS_EVERY
+        while batch := j.take(i, 7):
+            out.extend(batch)
+        if not j.has(i):
+            return out
+    raise AssertionError("the backlog never drained")
+
+
+def test_a_short_wait_stays_in_memory(tmp_path: Path) -> None:
+    j = journal(tmp_path)
     for seq in range(1, 11):
-        b.append(reading(seq))
-    first = b.take(4, store.limit)
-    for seq in range(11, 15):
-        b.append(reading(seq))
-    rest = b.take(100, store.limit)
-    assert [r.seq for r in first + rest] == list(range(1, 15))
+        j.add(0, reading(seq), now=0.0)
+    j.tick(1.0, lambda _m: True)
+    assert not list(tmp_path.glob("seg-*")) and j.sendable == {0}
+    assert [r.seq for r in j.take(0, 100)] == list(range(1, 11))
+    assert not j.has(0) and not j.sendable
 
 
-def test_a_full_buffer_drops_its_oldest_tenth(tmp_path: Path) -> None:
-    store = BufferStore(tmp_path, limit=100)
-    b = store.open("r1-e000001", Kind.ELECTRICITY)
+def test_an_outage_spills_to_disk_and_replays_in_order(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    for seq in range(1, 201):  # a long outage: spilled every SPILL_SECONDS
+        j.add(0, reading(seq), now=float(seq))
+        j.add(1, reading(seq, "r1-e000002", None), now=float(seq))
+        j.tick(float(seq), lambda _m: False)
+    assert j.on_disk[0] > 150 and not j.sendable
+    assert j.count(0) == j.count(1) == 200 and j.total() == 400
+    assert [r.seq for r in drain(j, 0)] == list(range(1, 201))
+    assert [r for r in drain(j, 1)] == [reading(s, "r1-e000002", None) for s in range(1, 201)]
+    assert not list(tmp_path.glob("seg-*")), "replayed segments are deleted"
+
+
+def test_new_readings_wait_behind_the_disk(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    for seq in range(1, 61):
+        j.add(0, reading(seq), now=0.0)
+    j.tick(0.0, lambda _m: False)  # 60 >= SPILL_READINGS: spilled
+    j.add(0, reading(61), now=1.0)
+    assert j.take(0, 100) == []  # the newest may not overtake the disk
+    assert [r.seq for r in drain(j, 0, now=2.0)] == list(range(1, 62))
+
+
+def test_a_disconnected_meter_keeps_its_lines_for_a_later_pass(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    for seq in range(1, 61):
+        j.add(0, reading(seq), now=0.0)
+        j.add(1, reading(seq, "r1-e000002"), now=0.0)
+    j.tick(0.0, lambda _m: False)
+    up = {0: True, 1: False}
+    j.tick(100.0, lambda m: up[m])  # meter 0 replays; meter 1's lines are carried over
+    j.tick(200.0, lambda m: up[m])
+    assert [r.seq for r in j.take(0, 100)] == list(range(1, 61))
+    assert j.on_disk == {1: 60} and j.take(1, 100) == []
+    j.add(1, reading(61, "r1-e000002"), now=300.0)
+    assert [r.seq for r in drain(j, 1, now=400.0)] == list(range(1, 62))
+
+
+def test_a_full_backlog_drops_its_oldest_tenth(tmp_path: Path) -> None:
+    j = journal(tmp_path, limit=100)
     for seq in range(1, 102):
-        b.append(reading(seq))
-    assert b.sync(store.limit) == 11 and b.dropped == 11
-    assert len(b) == 90
-    assert [r.seq for r in b.take(1000, store.limit)] == list(range(12, 102))
+        j.add(0, reading(seq), now=0.0)
+        if seq == 70:
+            j.tick(0.0, lambda _m: False)
+    j.tick(0.0, lambda _m: False)
+    assert j.dropped == 11 and j.count(0) == 90
+    assert [r.seq for r in drain(j, 0)] == list(range(12, 102))
 
 
-def test_a_backlog_survives_a_restart_and_unacknowledged_readings_go_first(
-        tmp_path: Path) -> None:
-    store = BufferStore(tmp_path, limit=1000)
-    b = store.open("r1-e000001", Kind.ELECTRICITY)
-    for seq in range(1, 21):
-        b.append(reading(seq))
-    in_flight = b.take(5, store.limit)
-    b.put_back(in_flight)
-    b.sync(store.limit)
-    assert store.existing() == {"r1-e000001"}
-    again = BufferStore(tmp_path, limit=1000).open("r1-e000001", Kind.ELECTRICITY)
-    assert len(again) == 20
-    assert [r.seq for r in again.take(100, store.limit)] == list(range(1, 21))
+def test_a_clean_stop_keeps_everything_in_order_for_the_next_run(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    for seq in range(1, 121):
+        j.add(0, reading(seq), now=0.0)
+    j.tick(0.0, lambda _m: False)  # 1..120 on disk
+    j.tick(10.0, lambda _m: True)  # replayed into memory
+    in_flight = j.take(0, 30)  # 1..30 sent, never acknowledged
+    for seq in range(121, 131):
+        j.add(0, reading(seq), now=11.0)  # the newest, in memory
+    j.close({0: in_flight})
+    again = journal(tmp_path)
+    assert again.count(0) == 130
+    assert [r.seq for r in drain(again, 0)] == list(range(1, 131))
+
+
+def test_a_clean_stop_in_the_middle_of_a_replay_pass(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    for seq in range(1, 301):
+        j.add(0, reading(seq), now=float(seq))
+        j.add(1, reading(seq, "r1-e000002"), now=float(seq))
+        j.tick(float(seq), lambda _m: False)
+    up = {0: True, 1: False}
+    j.tick(1000.0, lambda m: up[m], budget=150)  # stop in the middle of the pass
+    assert j.on_disk[0] > 0 and j.ready[0]
+    j.close({})
+    again = journal(tmp_path)
+    assert [r.seq for r in drain(again, 0)] == list(range(1, 301))
+    assert [r.seq for r in drain(again, 1)] == list(range(1, 301))
 
 
 def meters() -> list[SimulatedMeter]:

@@ -1,0 +1,326 @@
+"""Store-and-forward for a whole fleet: backlogs in memory, spilled to one on-disk journal.
+
+A reading that cannot leave at once (broker unreachable, or the connection's in-flight
+window full) joins its meter's backlog; a backlog is sent in order, many readings per
+SenML pack, before any newer reading of that meter.
+
+* **Memory first.** A backlog starts in memory, so a full window's short wait costs no
+  disk I/O. Once a meter holds :data:`SPILL_READINGS` readings, or its oldest has waited
+  :data:`SPILL_SECONDS` (a real outage), they are appended to the journal.
+* **One journal, not a file per meter.** ``<state dir>/buffer/seg-*.log`` segments hold
+  lines ``<meter> <seq> <time> <register> <rate>``, appended with one write for the whole
+  fleet (creating ten thousand files costs seconds on a slow disk; appending costs
+  microseconds). Once a meter with lines on disk is connected again, a *replay pass*
+  reads the older segments front to back and hands each line to its meter; lines of a
+  meter that cannot take them yet are copied, in order, to a fresh segment for a later
+  pass. Fully read segments are deleted.
+* **Order.** Per meter: readings in flight < replayed readings waiting < lines on disk <
+  readings in memory. A clean stop writes in-flight and replayed readings into a segment
+  before all others and memory after all others, so a restart resumes in the same order.
+* **Bound.** At most ``limit`` readings per meter (``--buffer-limit``), enforced every
+  half second; beyond it the oldest 10 % are discarded and counted as dropped. A register
+  is cumulative, so the next reading delivered still carries all the consumption: only
+  the detail of the dropped periods is lost, and the fog sees a gap in ``seq``.
+* **Crashes.** ``kill -9`` loses what was still in memory (at most the last
+  :data:`SPILL_SECONDS` of an outage), like the packs in flight. Nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from nevoa_core.kinds import Kind
+from nevoa_core.senml import Reading
+
+log = logging.getLogger("nevoa.meter.journal")
+
+SPILL_READINGS = 50
+SPILL_SECONDS = 5.0
+DROP_FRACTION = 0.1
+READY_PER_METER = 500  # replayed readings a meter may hold in memory
+READY_TOTAL = 20_000  # replayed readings the fleet may hold in memory
+PASS_EVERY = 1.0  # seconds between the starts of two replay passes, at least
+PASS_PATIENCE = 30.0  # start a pass for a partly connected fleet after this long
+FIRST_SEGMENT = 1_000_000_000
+
+
+def _line(meter_id: str, r: Reading) -> str:
+    rate = "-" if r.rate is None else repr(r.rate)
+    return f"{meter_id} {r.seq} {r.time!r} {r.register!r} {rate}\n"
+
+
+def _segment_name(number: int) -> str:
+    return f"seg-{number:012d}.log"
+
+
+class Journal:
+    def __init__(self, directory: Path, limit: int, meter_ids: Sequence[str],
+                 kinds: Sequence[Kind]) -> None:
+        if limit < 1:
+            raise ValueError("a buffer holds at least one reading")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.limit = limit
+        self.ids = list(meter_ids)
+        self.kinds = list(kinds)
+        self.index = {m: i for i, m in enumerate(self.ids)}
+        self.memory: dict[int, list[Reading]] = {}
+        self._since: dict[int, float] = {}
+        self.ready: dict[int, deque[Reading]] = {}
+        self._ready_total = 0
+        self.on_disk: dict[int, int] = {}
+        self._skip: dict[int, int] = {}  # oldest lines on disk to discard (dropped)
+        self.dropped = 0
+        self.sendable: set[int] = set()  # meters with readings they may send now
+        self.on_sendable: Callable[[int], None] = lambda _i: None
+        self._older: list[int] = []  # segments to replay, oldest first
+        self._pass: deque[int] | None = None
+        self._reader: TextIO | None = None
+        self._carrying: set[int] = set()
+        self._carry_to = 0
+        self._last_pass = -PASS_PATIENCE
+        existing = sorted(int(p.stem[4:]) for p in directory.glob("seg-*.log"))
+        self._scan(existing)
+        self._older = existing
+        self._write_to = (existing[-1] + 1) if existing else FIRST_SEGMENT
+        self._writer: TextIO | None = None
+
+    # -- counting ----------------------------------------------------------------------
+    def _scan(self, segments: list[int]) -> None:
+        """Count what an earlier run left on disk, per meter."""
+        foreign = 0
+        for number in segments:
+            with open(self.directory / _segment_name(number)) as f:
+                for line in f:
+                    i = self.index.get(line.split(" ", 1)[0])
+                    if i is None:
+                        foreign += 1
+                    else:
+                        self.on_disk[i] = self.on_disk.get(i, 0) + 1
+        if foreign:
+            log.warning("%d buffered readings belong to meters outside this fleet: "
+                        "they will be discarded", foreign)
+        for i in list(self.on_disk):
+            self._enforce(i)
+
+    def count(self, i: int) -> int:
+        return (self.on_disk.get(i, 0) - self._skip.get(i, 0) + len(self.ready.get(i, ()))
+                + len(self.memory.get(i, ())))
+
+    def has(self, i: int) -> bool:
+        return i in self.memory or i in self.ready or i in self.on_disk
+
+    def total(self) -> int:
+        return (sum(self.on_disk.values()) - sum(self._skip.values()) + self._ready_total
+                + sum(len(m) for m in self.memory.values()))
+
+    def _mark_sendable(self, i: int) -> None:
+        if i not in self.sendable:
+            self.sendable.add(i)
+            self.on_sendable(i)
+
+    # -- in and out --------------------------------------------------------------------
+    def add(self, i: int, reading: Reading, now: float) -> None:
+        tail = self.memory.get(i)
+        if tail is None:
+            tail = self.memory[i] = []
+            self._since[i] = now
+        tail.append(reading)
+        if i not in self.on_disk:
+            self._mark_sendable(i)
+
+    def take(self, i: int, n: int) -> list[Reading]:
+        """Up to ``n`` of meter ``i``'s oldest readings that may be sent now."""
+        out: list[Reading] = []
+        ready = self.ready.get(i)
+        if ready:
+            while ready and len(out) < n:
+                out.append(ready.popleft())
+            self._ready_total -= len(out)
+            if not ready:
+                del self.ready[i]
+        tail = self.memory.get(i)
+        if len(out) < n and tail and i not in self.on_disk and i not in self.ready:
+            more = n - len(out)
+            out.extend(tail[:more])
+            del tail[:more]
+            if not tail:
+                del self.memory[i], self._since[i]
+        if not (i in self.ready or (i in self.memory and i not in self.on_disk)):
+            self.sendable.discard(i)
+        return out
+
+    # -- housekeeping ------------------------------------------------------------------
+    def tick(self, now: float, connected: Callable[[int], bool], budget: int = 20_000) -> None:
+        """Spill what waited long enough, enforce the bound, advance the replay."""
+        spill = [i for i, tail in self.memory.items()
+                 if len(tail) >= SPILL_READINGS or now - self._since[i] >= SPILL_SECONDS]
+        self._spill(spill)
+        for i in [i for i in self.on_disk if self.count(i) > self.limit]:
+            self._enforce(i)
+        for i in [i for i in self.memory if self.count(i) > self.limit]:
+            self._enforce(i)
+        if self._pass is None and self._should_start_pass(now, connected):
+            self._start_pass(now)
+        if self._pass is not None:
+            self._replay(connected, budget)
+
+    def _spill(self, meters: Sequence[int]) -> None:
+        if not meters:
+            return
+        lines: list[str] = []
+        for i in meters:
+            tail = self.memory.pop(i)
+            del self._since[i]
+            lines.extend(_line(self.ids[i], r) for r in tail)
+            self.on_disk[i] = self.on_disk.get(i, 0) + len(tail)
+            if i not in self.ready:
+                self.sendable.discard(i)
+        writer = self._open_writer()
+        writer.writelines(lines)
+        writer.flush()
+
+    def _open_writer(self) -> TextIO:
+        if self._writer is None:
+            self._writer = open(self.directory / _segment_name(self._write_to), "a")  # noqa: SIM115
+        return self._writer
+
+    def _enforce(self, i: int) -> None:
+        """Drop meter ``i``'s oldest readings beyond the bound: replayed, disk, memory."""
+        excess = self.count(i) - self.limit
+        if excess <= 0:
+            return
+        drop = excess + max(1, int(self.limit * DROP_FRACTION))
+        drop = min(drop, self.count(i) - 1)
+        self.dropped += drop
+        ready = self.ready.get(i)
+        while ready and drop:
+            ready.popleft()
+            self._ready_total -= 1
+            drop -= 1
+        if ready is not None and not ready:
+            del self.ready[i]
+        on_disk = self.on_disk.get(i, 0) - self._skip.get(i, 0)
+        from_disk = min(drop, on_disk)
+        if from_disk:
+            self._skip[i] = self._skip.get(i, 0) + from_disk
+            drop -= from_disk
+        if drop:
+            del self.memory[i][:drop]
+
+    def _should_start_pass(self, now: float, connected: Callable[[int], bool]) -> bool:
+        if not self.on_disk or now - self._last_pass < PASS_EVERY:
+            return False
+        if self._ready_total >= READY_TOTAL:
+            return False
+        up = sum(n for i, n in self.on_disk.items() if connected(i))
+        if up == 0:
+            return False
+        return up >= 0.9 * sum(self.on_disk.values()) or now - self._last_pass >= PASS_PATIENCE
+
+    def _start_pass(self, now: float) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._older.append(self._write_to)
+        if not self._older:
+            return
+        self._pass = deque(self._older)
+        self._older = []
+        self._carry_to = self._pass[-1] + 1
+        self._write_to = self._carry_to + 1
+        self._carrying = set()
+        self._last_pass = now
+
+    def _replay(self, connected: Callable[[int], bool], budget: int) -> None:
+        carried: list[str] = []
+        assert self._pass is not None
+        while budget > 0 and self._ready_total < READY_TOTAL and self._pass:
+            if self._reader is None:
+                self._reader = open(self.directory / _segment_name(self._pass[0]))  # noqa: SIM115
+            line = self._reader.readline()
+            if not line:
+                self._reader.close()
+                self._reader = None
+                (self.directory / _segment_name(self._pass.popleft())).unlink(missing_ok=True)
+                continue
+            budget -= 1
+            self._replay_line(line, connected, carried)
+        self._append_carried(carried)
+        if not self._pass:
+            self._pass = None
+            if (self.directory / _segment_name(self._carry_to)).exists():
+                self._older.append(self._carry_to)
+
+    def _replay_line(self, line: str, connected: Callable[[int], bool],
+                     carried: list[str]) -> None:
+        meter_id, seq, time, register, rate = line.split()
+        i = self.index.get(meter_id)
+        if i is None:
+            return  # another fleet's meter
+        if self._skip.get(i):
+            self._skip[i] -= 1
+            if not self._skip[i]:
+                del self._skip[i]
+            self._left_disk(i)
+            return
+        ready = self.ready.get(i)
+        if i in self._carrying or not connected(i) or (ready and len(ready) >= READY_PER_METER):
+            self._carrying.add(i)
+            carried.append(line)
+            return
+        if ready is None:
+            ready = self.ready[i] = deque()
+        ready.append(Reading(meter_id, int(seq), float(time), self.kinds[i], float(register),
+                             None if rate == "-" else float(rate)))
+        self._ready_total += 1
+        self._left_disk(i)
+        self._mark_sendable(i)
+
+    def _left_disk(self, i: int) -> None:
+        self.on_disk[i] -= 1
+        if not self.on_disk[i]:
+            del self.on_disk[i]
+            if i in self.memory:
+                self._mark_sendable(i)
+
+    def _append_carried(self, carried: list[str]) -> None:
+        if carried:
+            with open(self.directory / _segment_name(self._carry_to), "a") as f:
+                f.writelines(carried)
+
+    # -- stopping ----------------------------------------------------------------------
+    def close(self, unacknowledged: dict[int, list[Reading]]) -> None:
+        """A clean stop: everything not acknowledged reaches disk, in order."""
+        if self._pass is not None:  # finish the pass by carrying all that is left
+            rest: list[str] = []
+            if self._reader is not None:
+                rest.extend(self._reader.readlines())
+                self._reader.close()
+                self._reader = None
+                (self.directory / _segment_name(self._pass.popleft())).unlink(missing_ok=True)
+            for number in self._pass:
+                path = self.directory / _segment_name(number)
+                rest.extend(path.read_text().splitlines(keepends=True))
+                path.unlink()
+            self._append_carried(rest)
+            self._pass = None
+        first: list[str] = []
+        for i in sorted(set(unacknowledged) | set(self.ready)):
+            readings = sorted(unacknowledged.get(i, []), key=lambda r: r.seq)
+            readings += list(self.ready.pop(i, ()))
+            first.extend(_line(self.ids[i], r) for r in readings)
+        if first:
+            numbers = [int(p.stem[4:]) for p in self.directory.glob("seg-*.log")]
+            front = min(numbers, default=self._write_to) - 1
+            with open(self.directory / _segment_name(front), "w") as f:
+                f.writelines(first)
+        self._spill(list(self.memory))
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._ready_total = 0
