@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -196,3 +198,17 @@ class Connection:
         """A clean DISCONNECT (no last will); ``connected`` falls when paho says so."""
         if self.client.socket() is not None:
             self.client.disconnect()
+
+    def drop(self) -> None:
+        """Close the connection without DISCONNECT: the broker then publishes the last
+        will, ``offline`` - what a device that loses power leaves behind, at the cost of
+        one system call (ten thousand meters say goodbye in milliseconds)."""
+        sock = self.client.socket()
+        if sock is not None:
+            try:
+                cast(socket.socket, sock).shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        was = self.connected
+        self.connected = False
+        self.events.down(self, was)

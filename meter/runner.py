@@ -2,8 +2,10 @@
 
 Stopping (SIGTERM, SIGINT, ``--duration``) takes at most ~1.5 s whatever the fleet
 size: production stops at once; the packs in flight get up to :data:`DRAIN_SECONDS`
-for their PUBACK; every connection publishes ``offline`` on its meters' status topics
-and, once those are acknowledged (up to :data:`CLOSE_SECONDS`), disconnects; packs still
+for their PUBACK; a meter's own connection is closed so that the broker publishes its
+last will (``offline``); a multiplexed connection publishes ``offline`` on its meters'
+status topics and, once those are acknowledged (up to :data:`CLOSE_SECONDS`),
+disconnects; packs still
 unacknowledged go back to the front of their meters' backlogs, to be sent first by the
 next run; backlogs and state reach disk.
 """
@@ -60,7 +62,8 @@ class Runner:
     def connection_down(self, c: Connection, was_up: bool) -> None:
         if was_up:
             self.connected -= 1
-            self.fleet.counters.connections_lost += 1
+            if not self.stopping:
+                self.fleet.counters.connections_lost += 1
         if not self.stopping:
             self._wait(c)
 
@@ -153,15 +156,19 @@ class Runner:
                                                   for c in self.connections):
             self.loop.poll(0.02)
         log.debug("stop: in-flight drained for %.2fs", time.monotonic() - began)
+        gateways = [c for c in self.connections if not c.identity.will_topic]
         for c in self.connections:
-            c.say_offline()
+            if c.identity.will_topic:
+                c.drop()  # its last will says offline
+            else:
+                c.say_offline()
         deadline = time.monotonic() + CLOSE_SECONDS
         while time.monotonic() < deadline and any(c.farewells and c.connected
-                                                  for c in self.connections):
+                                                  for c in gateways):
             self.loop.poll(0.02)
-        for c in self.connections:
+        for c in gateways:
             c.disconnect()
-        while time.monotonic() < deadline + 0.2 and self.loop.sockets():
+        while time.monotonic() < deadline + 0.2 and any(c.client.socket() for c in gateways):
             self.loop.poll(0.02)
         log.debug("stop: disconnected at %.2fs", time.monotonic() - began)
         unacked = [p for c in self.connections for p in c.inflight.values()]

@@ -133,14 +133,26 @@ class LocalStack:
         self.cloud.wait_port(HOST, self.cloud_port)
 
     def start_meters(self, region: str, count: int, interval: float,
-                     extra: tuple[str, ...] = ()) -> ChildProcess:
+                     extra: tuple[str, ...] = (), water: int | None = None) -> ChildProcess:
+        """The region's simulated meters, one process per kind: ``count`` electricity
+        meters ``<region>-e000001..`` (the demo customers' meters come first) and
+        ``water`` water meters ``<region>-w500001..`` (default: as many; 0: none), with
+        a mix of tendencies and a few leaks. Returns the electricity process."""
         rp = self.region_processes[region]
+        common = ("--region", region, "--broker-host", rp.broker.host,
+                  "--broker-port", str(rp.broker.port), "--interval", str(interval),
+                  "--tendency", "slow=0.2,fast=0.2,erratic=0.1")
         rp.meters = self._child(
-            f"meters-{region}", "meter", "--region", region,
-            "--broker-host", rp.broker.host, "--broker-port", str(rp.broker.port),
-            "--count", str(count), "--interval", str(interval),
-            "--state-file", str(self.workdir / region / "meters-state.json"), *extra,
+            f"meters-{region}", "meter", *common, "--count", str(count),
+            "--state-dir", str(self.workdir / region / "meters-electricity"), *extra,
         )
+        water = count if water is None else water
+        if water:
+            self._child(
+                f"water-meters-{region}", "meter", *common, "--kind", "water",
+                "--count", str(water), "--fault", "leak=2%",
+                "--state-dir", str(self.workdir / region / "meters-water"), *extra,
+            )
         return rp.meters
 
     def exited(self) -> list[ChildProcess]:
