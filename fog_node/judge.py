@@ -1,10 +1,12 @@
 """Judge: applies the alert rules and the supply policy to meters, off the ingest path.
 
-Every ``judge_interval`` it judges the meters the ingest writer stored readings for
-since the last round; every ``full_sweep`` seconds it judges every meter of the region,
-which finds silent meters and restores valves a policy cut once a new period begins.
-Rules and policy decisions are pure functions of :mod:`nevoa_core.alerts` and
-:mod:`nevoa_core.supply`; this module gathers their facts and carries out the verdicts.
+Every ``judge_interval`` (or twice as long as the last round took, so that judging never
+takes more than a third of the process's time) it judges the meters the ingest writer
+stored readings for since the last round; every ``full_sweep`` seconds it judges every
+meter of the region, which finds silent meters and restores valves a policy cut once a
+new period begins. Rules and policy decisions are pure functions of
+:mod:`nevoa_core.alerts` and :mod:`nevoa_core.supply`; this module gathers their facts
+and carries out the verdicts.
 """
 
 from __future__ import annotations
@@ -158,7 +160,9 @@ class Judge:
     # --- the thread ----------------------------------------------------------------------------
     def _loop(self) -> None:
         next_full = time.monotonic() + self.full_sweep
-        while not self._stop.wait(self.interval):
+        pause = self.interval
+        while not self._stop.wait(pause):
+            started = time.monotonic()
             try:
                 if time.monotonic() >= next_full:
                     next_full = time.monotonic() + self.full_sweep
@@ -174,6 +178,9 @@ class Judge:
                 log.warning("judging failed (Redis: %s); next round in %.0fs", exc, self.interval)
             except Exception:  # a bug in one round must not stop the next ones
                 log.exception("judging failed")
+            # while a backlog drains, judging every meter every round would take as much
+            # CPU as ingest itself: rest at least twice as long as the round took
+            pause = max(self.interval, 2 * (time.monotonic() - started))
 
     def start(self) -> None:
         self._thread.start()

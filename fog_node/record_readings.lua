@@ -7,11 +7,12 @@
 -- link it falls into: the old link's share is taken back and the two new links' shares
 -- are added, so every total equals that of an in-order arrival.
 --
--- Hourly rollups are written as readings arrive. A day is closed when a reading of a
--- later day arrives: its daily rollup (sum of its hours, last register) is written
--- then, once, and kept up to date by late readings afterwards. The register ending an
--- hour is written when the next hour starts. The open hour and day are completed at
--- query time from the summary's latest reading (fog_node/rollups.py).
+-- The latest reading's hour is open: its consumption accumulates in the meter's summary
+-- and is written to the hourly rollup, with the register that ended it, when a reading
+-- of a later hour arrives. A day is closed the same way: its daily rollup (sum of its
+-- hours, last register) is written once, then kept up to date by late readings. The
+-- open hour and day are completed at query time from the summary (fog_node/rollups.py).
+-- So an in-order reading costs five writes: summary, raw series, two rankings.
 --
 -- ARGV[1..10]  key layout (fog_node.keys.RegionKeys.ingest_layout)
 -- ARGV[11..18] now, raw_ttl, hourly_ttl, daily_ttl, top_day_ttl, top_month_ttl,
@@ -70,6 +71,22 @@ local function hour_of(t) return HH[floor(t / 3600) % 24] end
 
 local totals, touched = {}, {}
 
+local function int(n) return string.format('%.0f', n) end
+
+-- add to an hour of the meter's hourly rollup (a closed hour, or the open one's flush)
+local function add_hourly(mkey, t, delta)
+  local key = mkey .. HI .. day_of(t).day
+  call('HINCRBY', key, hour_of(t), delta)
+  call('EXPIRE', key, hourly_ttl, 'NX')
+end
+
+-- the register that ended an hour
+local function end_hour(mkey, t, regm)
+  local key = mkey .. HI .. day_of(t).day
+  call('HSET', key, hour_of(t) .. 'r', regm)
+  call('EXPIRE', key, hourly_ttl, 'NX')
+end
+
 -- sum a closed day's hours into its daily rollup
 local function close_day(mkey, p, regm)
   local hours = call('HGETALL', mkey .. HI .. p.day)
@@ -86,13 +103,15 @@ local function close_day(mkey, p, regm)
   call('EXPIRE', dkey, daily_ttl, 'NX')
 end
 
--- add delta (integer, may be negative) to the meter's consumption at time t; days
--- before latest_day are closed and their daily rollup follows; touch: the meter's first
--- reading of the day, which enters the day's ranking even when it consumed nothing
-local function attribute(mkey, meter, kind, t, delta, latest_day, touch)
+-- add delta (integer, may be negative) to the meter's consumption at time t. Returns
+-- what goes to the open hour's accumulator (the summary's "live" field) instead of the
+-- hourly hash. Days before latest_day are closed: their daily rollup follows. touch:
+-- the meter's first reading of a day, which enters the day's ranking even at 0.
+local function attribute(mkey, meter, kind, t, delta, latest_day, touch, open_hour)
   local p = day_of(t)
+  local acc = 0
   if delta ~= 0 then
-    call('HINCRBY', mkey .. HI .. p.day, hour_of(t), delta)
+    if floor(t / 3600) == open_hour then acc = delta else add_hourly(mkey, t, delta) end
     if p.index < latest_day then
       if call('HEXISTS', mkey .. DI .. p.month, p.dd) == 1 then
         call('HINCRBY', mkey .. DI .. p.month, p.dd, delta)
@@ -101,13 +120,13 @@ local function attribute(mkey, meter, kind, t, delta, latest_day, touch)
       end
     end
   end
-  if delta == 0 and not touch then return end
-  -- with 0 at a meter's first reading of a day: an idle meter still counts in the mean
+  if delta == 0 and not touch then return acc end
   call('ZINCRBY', p.top_day[kind], -delta, meter)
   call('ZINCRBY', p.top_month[kind], -delta, meter)
   touched[p.top_day[kind]], touched[p.top_month[kind]] = top_day_ttl, top_month_ttl
   local f1, f2 = p.day_field[kind], p.month_field[kind]
   totals[f1], totals[f2] = (totals[f1] or 0) + delta, (totals[f2] or 0) + delta
+  return acc
 end
 
 local function is_spike(kind, delta, dt)
@@ -136,13 +155,6 @@ local function vee_of(s)
 end
 local function vee_text(v) return string.format('%.0f %.0f %.0f %.0f', v[1], v[2], v[3], v[4]) end
 
--- the first reading of a day: its hourly hash exists from now on, with its retention
-local function new_hourly(mkey, p, t, delta)
-  local key = mkey .. HI .. p.day
-  if delta == 0 then call('HINCRBY', key, hour_of(t), 0) end
-  call('EXPIRE', key, hourly_ttl, 'NX')
-end
-
 -- note VEE events: the counts "first missing tamper spike" and the event's detail
 local function vee_event(mkey, what, detail, first)
   local vee = vee_of(call('HGET', mkey, 'vee'))
@@ -153,19 +165,28 @@ local function vee_event(mkey, what, detail, first)
   call('HSET', mkey, 'vee', vee_text(vee), what .. '_at', detail[2])
 end
 
--- a reading newer than every stored one of its meter (or its first): the common case.
--- The summary's "last" field is "seq time register rate kind", its "live" field
--- "flowing_since seen interval" (two fields: each stays under 64 bytes, listpack-sized);
--- prev holds the previous one's seq, time and register texts and flowing_since
+-- The summary's "last" field is "seq time register rate kind"; its "live" field is
+-- "flowing_since seen interval open_hour open_hour_consumption" (two fields, each under
+-- 64 bytes: the hash keeps its compact encoding). The open hour (the latest reading's)
+-- accumulates there and is written to the hourly rollup when the next hour starts.
+local function parse_live(live)
+  local flow, seen, interval, hour, acc = string.match(live or '',
+    '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  return {flow = flow or '-', hour = tonumber(hour) or -1, acc = tonumber(acc) or 0}
+end
+
+-- a reading newer than every stored one of its meter (or its first): the common case;
+-- prev: the latest one's seq, time and register texts, and its parsed live field
 local function append(mkey, meter, seqtext, t, ttext, reg, rate, kind, prev)
   local seq = tonumber(seqtext)
   local regm = milli(reg)
   local block = floor(seq / BLOCK)
-  local delta, flow, interval = 0, '-', '-'
+  local hour = floor(t / 3600)
+  local delta, flow, interval, acc = 0, '-', '-', 0
   local flowing = rate ~= '-' and tonumber(rate) > 0
   local p = day_of(t)
   if prev then
-    local pseqtext, ptext, preg, pflow = prev[1], prev[2], prev[3], prev[4]
+    local pseqtext, ptext, preg, live = prev[1], prev[2], prev[3], prev[4]
     local pseq, pt, pregm = tonumber(pseqtext), tonumber(ptext), milli(preg)
     delta = regm - pregm
     if delta < 0 then
@@ -183,32 +204,35 @@ local function append(mkey, meter, seqtext, t, ttext, reg, rate, kind, prev)
     if t > pt then interval = string.format('%g', t - pt) end
     -- leak bookkeeping: since when has water flowed without a pause
     if rate == '-' then flowing = delta > 0 end
-    if flowing then flow = pflow ~= '-' and pflow or (rate == '-' and ptext or ttext) end
+    if flowing then
+      flow = live.flow ~= '-' and live.flow or (rate == '-' and ptext or ttext)
+    end
     local pblock = floor(pseq / BLOCK)
     if block ~= pblock then call('EXPIRE', mkey .. RAWI .. pblock, raw_ttl) end
     local pp = day_of(pt)
-    if floor(pt / 3600) ~= floor(t / 3600) then
-      call('HSET', mkey .. HI .. pp.day, hour_of(pt) .. 'r', pregm)  -- pred ended its hour
+    if live.hour ~= hour then  -- the previous reading's hour is over
+      if live.acc ~= 0 then add_hourly(mkey, pt, live.acc) end
+      end_hour(mkey, pt, pregm)
+    else
+      acc = live.acc
     end
     if pp.index < p.index then close_day(mkey, pp, pregm) end
-    attribute(mkey, meter, kind, t, delta, p.index > pp.index and p.index or pp.index,
-      pp.index ~= p.index)
-    if pp.index ~= p.index then new_hourly(mkey, p, t, delta) end
+    acc = acc + attribute(mkey, meter, kind, t, delta, math.max(p.index, pp.index),
+      pp.index ~= p.index, hour)
   else
     call('SADD', METERS, meter)
     call('HSET', mkey, 'vee', seqtext .. ' 0 0 0')
     if flowing then flow = ttext end
-    attribute(mkey, meter, kind, t, 0, p.index, true)
-    new_hourly(mkey, p, t, 0)
+    attribute(mkey, meter, kind, t, 0, p.index, true, hour)
   end
   call('ZADD', mkey .. RAWI .. block, seqtext, (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':'
     .. (rate == '-' and '' or rate))
   call('HSET', mkey, 'last', seqtext .. ' ' .. ttext .. ' ' .. reg .. ' ' .. rate .. ' ' .. kind,
-    'live', flow .. ' ' .. now .. ' ' .. interval)
+    'live', flow .. ' ' .. now .. ' ' .. interval .. ' ' .. int(hour) .. ' ' .. int(acc))
 end
 
 -- a reading older than the meter's latest: fill the hole it left, or refuse it as stale
-local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last)
+local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last, livetext)
   local seq = tonumber(seqtext)
   local block = floor(seq / BLOCK)
   local bkey = mkey .. RAWI .. block
@@ -221,9 +245,8 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   if succ == nil or (pred == nil and seq > first) then return 'stale' end
   local regm = milli(reg)
   local latest_seq, latest_t = string.match(last, '^(%d+) (%S+)')
-  latest_t = tonumber(latest_t)
-  local latest_day = day_of(latest_t).index
-  local update = {}
+  local latest_day = day_of(tonumber(latest_t)).index
+  local live = parse_live(livetext)
   local before, old_link = 0, 0
   if pred then
     before = regm - pred.regm
@@ -239,23 +262,24 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   else
     vee[2] = math.max(0, vee[2] - 1)  -- a hole filled
   end
-  call('ZADD', bkey, seq, (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':'
+  call('ZADD', bkey, seqtext, (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':'
     .. (rate == '-' and '' or rate))
   if block < floor(tonumber(latest_seq) / BLOCK) and call('TTL', bkey) == -1 then
     call('EXPIRE', bkey, raw_ttl)
   end
-  attribute(mkey, meter, kind, t, before, latest_day, true)
-  attribute(mkey, meter, kind, succ.t, after - old_link, latest_day, false)
+  local acc = attribute(mkey, meter, kind, t, before, latest_day, true, live.hour)
+    + attribute(mkey, meter, kind, succ.t, after - old_link, latest_day, false, live.hour)
   local p, sp = day_of(t), day_of(succ.t)
-  new_hourly(mkey, p, t, before)
-  if sp.index ~= p.index or hour_of(succ.t) ~= hour_of(t) then
-    call('HSET', mkey .. HI .. p.day, hour_of(t) .. 'r', regm)  -- it ends its hour
-  end
+  if floor(succ.t / 3600) ~= floor(t / 3600) then end_hour(mkey, t, regm) end
   if sp.index ~= p.index then
     if call('HEXISTS', mkey .. DI .. p.month, p.dd) == 0 then close_day(mkey, p, regm)
     else call('HSET', mkey .. DI .. p.month, p.dd .. 'r', regm) end
   end
   call('HSET', mkey, 'vee', vee_text(vee))
+  if acc ~= 0 then
+    local head = string.match(livetext, '^(%S+ %S+ %S+ %S+) ')
+    call('HSET', mkey, 'live', head .. ' ' .. int(live.acc + acc))
+  end
   return 'stored'
 end
 
@@ -266,22 +290,22 @@ for meter, seqtext, ttext, reg, rate, kind in
   local t = tonumber(ttext)
   local mkey = MP .. meter
   local found = call('HMGET', mkey, 'last', 'live')
-  local last = found[1]
+  local last, livetext = found[1], found[2]
   local outcome = 'stored'
   if not last then
     append(mkey, meter, seqtext, t, ttext, reg, rate, kind, nil)
   else
     local pseq, ptime, preg, pkind = string.match(last, '^(%d+) (%S+) (%S+) %S+ (%a)')
-    local pflow = string.match(found[2] or '-', '^(%S+)')
     local latest = tonumber(pseq)
     if pkind ~= kind then
       outcome = 'conflict'  -- a meter id already used by a meter of the other kind
     elseif seq > latest then
-      append(mkey, meter, seqtext, t, ttext, reg, rate, kind, {pseq, ptime, preg, pflow})
+      append(mkey, meter, seqtext, t, ttext, reg, rate, kind,
+        {pseq, ptime, preg, parse_live(livetext)})
     elseif seq == latest then
       outcome = 'duplicate'
     else
-      outcome = insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last)
+      outcome = insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last, livetext)
     end
   end
   if outcome == 'stored' then

@@ -72,6 +72,13 @@ class Rollups:
         for d in days:
             pipe.hgetall(self.keys.hourly(meter, d.strftime("%Y-%m-%d")))
         hourly = dict(zip(days, pipe.execute(), strict=True))
+        # the open hour's consumption is still in the summary: add it where it belongs
+        open_hour = datetime.fromtimestamp(latest.open_hour * 3600, UTC)
+        open_day = open_hour.replace(hour=0)
+        if open_day in hourly:
+            fields = hourly[open_day] = dict(hourly[open_day])
+            hh = open_hour.strftime("%H")
+            fields[hh] = str(int(fields.get(hh, 0)) + latest.open_hour_milli)
         open_time = latest.reading.time
         open_register = latest.reading.register
         if step is Step.HOUR:

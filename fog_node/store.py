@@ -82,23 +82,26 @@ def _float(value: str | None) -> float | None:
 @dataclass(frozen=True, slots=True)
 class Latest:
     """The summary's "last" field, "seq time register rate kind", and its "live" field,
-    "flowing_since seen interval" (seen: whole seconds)."""
+    "flowing_since seen interval open_hour open_hour_consumption" (seen: whole seconds;
+    the open hour's consumption in integer Wh or L, not yet in the hourly rollup)."""
 
     reading: Reading
     flowing_since: float | None  # since when the meter has consumed without a pause
     seen: float  # when the fog node stored it
     interval: float | None  # meter time since the reading before it
+    open_hour: int  # epoch hours of the latest reading
+    open_hour_milli: int
 
 
 def parse_last(meter: str, last: str | None, live: str | None) -> Latest | None:
     if not last or not live:
         return None
     seq, when, register, rate, kind = last.split(" ")
-    flow, seen, interval = live.split(" ")
+    flow, seen, interval, hour, acc = live.split(" ")
     reading = Reading(meter, int(seq), float(when), KIND_BY_LETTER[kind], float(register),
                       None if rate == "-" else float(rate))
     return Latest(reading, None if flow == "-" else float(flow), float(seen),
-                  None if interval == "-" else float(interval))
+                  None if interval == "-" else float(interval), int(hour), int(acc))
 
 
 def summary_from_fields(meter: str, fields: dict[str, str]) -> MeterSummary:

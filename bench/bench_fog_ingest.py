@@ -1,0 +1,308 @@
+"""Benchmark of the fog node's ingest: how fast one fog process drains a QoS 1 backlog
+into Redis, next to a bare subscriber (no storage) on the same broker in the same run.
+
+    .venv/bin/python bench/bench_fog_ingest.py                    # 200,000 x 3 rounds, ~2-3 min
+    .venv/bin/python bench/bench_fog_ingest.py --messages 50000 --rounds 1   # quicker
+
+It starts its own Mosquitto and Redis (nevoa_stack.services; Redis with AOF and fsync
+always, as ``make run`` runs it). Each round publishes ``--messages`` single-reading
+SenML packs (QoS 1, ``--meters`` water meters with flow) while the bare subscriber's
+and the fog node's persistent sessions are offline, so the whole backlog waits in the
+broker; then the bare subscriber drains it (PUBACK per read, nothing else), then a real
+``nevoa-fog`` process does (validate, one Lua call per batch into Redis, PUBACK after
+the write, the alert judge running). It prints the rates with medians and ratios, lost
+and duplicated counts, CPU per reading of each process, and Redis memory per reading
+and per meter. A stock paho-mqtt subscriber drains a smaller backlog as the reference
+for the choice of MQTT client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import redis
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from fog_node import mqtt_wire as wire
+from fog_node.keys import RegionKeys
+from fog_node.mqtt_link import IngestLink, LinkSettings
+from nevoa_core import topics
+from nevoa_core.kinds import Kind
+from nevoa_core.senml import Reading, encode_pack
+from nevoa_stack.processes import ChildProcess, free_port
+from nevoa_stack.services import Service, broker, redis_server
+
+REGION = "bench"
+TARGET = 60_000
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def backlog(meters: int, count: int, round_no: int, region: str = REGION
+            ) -> list[tuple[str, bytes]]:
+    per_meter = -(-count // meters)
+    start = time.time() - 3600
+    out = []
+    for i in range(count):
+        m, k = i % meters, i // meters
+        seq = round_no * per_meter + k + 1
+        meter = f"{region}-w{m:06d}"
+        reading = Reading(meter, seq, round(start + 15 * seq, 3), Kind.WATER,
+                          round(100 + seq * 0.013 + m * 0.001, 3), 0.0002 * (1 + m % 7))
+        out.append((topics.reading(region, meter), encode_pack(meter, [reading])))
+    return out
+
+
+def publish(host: str, port: int, messages: list[tuple[str, bytes]], window: int = 20_000) -> float:
+    """QoS 1, every PUBACK awaited; returns messages per second."""
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    started = time.perf_counter()
+    sock.sendall(wire.connect_packet("bench-pub", 60, True, 0, 65_535, 1 << 20))
+    buf, pubs, controls = bytearray(), [], []  # type: ignore[var-annotated]
+    while not controls:
+        buf += sock.recv(65_536)
+        del buf[:wire.parse_packets(buf, pubs, controls, 1 << 20)]
+    for first in range(0, len(messages), window):
+        chunk = messages[first:first + window]
+        sock.sendall(b"".join(wire.publish_packet(t, p, 1, i % 65_535 + 1)
+                              for i, (t, p) in enumerate(chunk)))
+        acked = 0
+        while acked < len(chunk):
+            controls.clear()
+            buf += sock.recv(1 << 20)
+            del buf[:wire.parse_packets(buf, pubs, controls, 1 << 20)]
+            acked += sum(1 for c in controls if c.kind == wire.PUBACK)
+    sock.close()
+    return len(messages) / (time.perf_counter() - started)
+
+
+class BareSubscriber:
+    """The fog node's own MQTT link with nothing behind it: read, PUBACK, count."""
+
+    def __init__(self, b: Service, expected: int) -> None:
+        self.expected = expected
+        self.seen: set[bytes] = set()
+        self.received = 0
+        self.done = threading.Event()
+        settings = LinkSettings(b.host, b.port, "bench-bare",
+                                (topics.region_filter(REGION, topics.Channel.READING),))
+        self.link = IngestLink(settings, self._on)
+
+    def _on(self, publishes: list[wire.Publish], generation: int) -> None:
+        self.link.ack([p.mid for p in publishes if p.qos], generation)
+        self.received += len(publishes)
+        self.seen.update(p.payload for p in publishes)
+        if self.received >= self.expected:
+            self.done.set()
+
+    def drain(self, timeout: float = 300) -> float:
+        started = time.perf_counter()
+        self.link.start()
+        self.done.wait(timeout)
+        took = time.perf_counter() - started
+        self.link.stop()
+        return self.received / took
+
+
+def create_session(b: Service, client_id: str, topic_filter: str) -> None:
+    link = IngestLink(LinkSettings(b.host, b.port, client_id, (topic_filter,)), lambda p, g: None)
+    link.start()
+    if not link.connected.wait(10):
+        raise RuntimeError(f"could not create the session {client_id}")
+    link.stop()
+
+
+def paho_drain(b: Service, count: int) -> float:
+    """Reference: stock paho-mqtt 2.x (callback API 2, MQTT 5), auto-ack, drains a backlog."""
+    received, done = [0], threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        received[0] += 1
+        if received[0] >= count:
+            done.set()
+
+    def client() -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-paho", protocol=mqtt.MQTTv5)
+        c.on_message = on_message
+        c.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe("nevoa/paho/meters/+/reading", 1)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        props.ReceiveMaximum = 20_000
+        c.connect(b.host, b.port, clean_start=False, properties=props)
+        return c
+
+    c = client()
+    c.loop_start()
+    time.sleep(1)
+    c.disconnect()
+    c.loop_stop()
+    publish(b.host, b.port, backlog(1000, count, 0, "paho"))
+    started = time.perf_counter()
+    c = client()
+    c.loop_start()
+    done.wait(300)
+    took = time.perf_counter() - started
+    c.disconnect()
+    c.loop_stop()
+    return received[0] / took
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def redis_cpu(client: redis.Redis) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def fog_drain(workdir: Path, b: Service, r: Service, client: redis.Redis, count: int,
+              broker_pid: int | None) -> dict[str, float]:
+    keys = RegionKeys(REGION)
+    base = int(client.hget(keys.stats, "stored") or 0)
+    base_dup = int(client.hget(keys.stats, "duplicates") or 0)
+    fog = ChildProcess("fog", [sys.executable, "-m", "fog_node", "--region", REGION,
+                               "--broker-host", b.host, "--broker-port", str(b.port),
+                               "--redis-url", r.url, "--http-port", str(free_port()),  # type: ignore[attr-defined]
+                               "--client-id", "bench-fog", "--log-level", "WARNING"],
+                       workdir / "fog.log")
+    fog.start()
+    samples: list[tuple[float, int]] = []
+    cpu0 = None
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        stored = int(client.hget(keys.stats, "stored") or 0) - base
+        now = time.perf_counter()
+        if stored > 0 and cpu0 is None:
+            pid = fog.proc.pid if fog.proc else None
+            cpu0 = (cpu_seconds(pid), redis_cpu(client), cpu_seconds(broker_pid), now, stored)
+        samples.append((now, stored))
+        if stored >= count:
+            break
+        time.sleep(0.02)
+    pid = fog.proc.pid if fog.proc else None
+    cpu1 = (cpu_seconds(pid), redis_cpu(client), cpu_seconds(broker_pid))
+    fog.stop()
+    dups = int(client.hget(keys.stats, "duplicates") or 0) - base_dup
+    stored = samples[-1][1]
+    assert cpu0 is not None, f"the fog node stored nothing; see {fog.log_path}"
+    first_t, first_n = cpu0[3], cpu0[4]
+    t10 = next(t for t, n in samples if n >= count * 0.1)
+    t90 = next(t for t, n in samples if n >= count * 0.9)
+    readings = max(1, stored - first_n)
+    return {
+        "rate": (stored - first_n) / (samples[-1][0] - first_t),
+        "sustained": 0.8 * count / (t90 - t10),
+        "stored": stored, "duplicates": dups,
+        "fog_us": (cpu1[0] - cpu0[0]) / readings * 1e6,
+        "redis_us": (cpu1[1] - cpu0[1]) / readings * 1e6,
+        "broker_us": (cpu1[2] - cpu0[2]) / readings * 1e6,
+    }
+
+
+def latest_seqs_ok(client: redis.Redis, meters: int, expected_seq: int) -> int:
+    """How many meters do not have the expected latest seq (0 when nothing was lost)."""
+    keys = RegionKeys(REGION)
+    pipe = client.pipeline(transaction=False)
+    for m in range(meters):
+        pipe.hget(keys.meter(f"{REGION}-w{m:06d}"), "last")
+    wrong = 0
+    for last in pipe.execute():
+        if last is None or int(last.split(" ")[0]) != expected_seq:
+            wrong += 1
+    return wrong
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--messages", type=int, default=200_000, help="backlog per round")
+    p.add_argument("--meters", type=int, default=10_000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--paho-messages", type=int, default=50_000,
+                   help="backlog for the stock paho reference (0: skip)")
+    a = p.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="nevoa-bench-fog-"))
+    b = broker(workdir / "mosquitto", name="bench-mosquitto")
+    r = redis_server(workdir / "redis", name="bench-redis", durable=True)
+    b.start()
+    r.start()
+    client = redis.Redis.from_url(r.url, decode_responses=True)  # type: ignore[attr-defined]
+    broker_process = getattr(getattr(b, "_process", None), "proc", None)
+    broker_pid = broker_process.pid if broker_process is not None else None
+    print(f"== fog ingest: {a.messages:,} QoS 1 readings backlog x {a.rounds} rounds, "
+          f"{a.meters:,} meters, {os.cpu_count()} cores, Redis AOF fsync always")
+    rows = []
+    try:
+        create_session(b, "bench-bare", topics.region_filter(REGION, topics.Channel.READING))
+        create_session(b, "bench-fog", topics.region_filter(REGION, topics.Channel.READING))
+        mem0 = int(client.info("memory")["used_memory"])
+        per_meter = -(-a.messages // a.meters)
+        for round_no in range(a.rounds):
+            messages = backlog(a.meters, a.messages, round_no)
+            pub_rate = publish(b.host, b.port, messages)
+            bare = BareSubscriber(b, a.messages)
+            bare_rate = bare.drain()
+            bare_lost = a.messages - len(bare.seen)
+            bare_dup = bare.received - len(bare.seen)
+            fog = fog_drain(workdir, b, r, client, a.messages, broker_pid)
+            wrong = latest_seqs_ok(client, a.meters, (round_no + 1) * per_meter)
+            lost = a.messages - fog["stored"]
+            rows.append((pub_rate, bare_rate, fog, bare_lost, bare_dup, lost, wrong))
+            print(f"round {round_no + 1}: publish {pub_rate:8,.0f}/s | bare drain "
+                  f"{bare_rate:8,.0f}/s (lost {bare_lost}, dup {bare_dup}) | fog drain "
+                  f"{fog['rate']:8,.0f}/s, sustained {fog['sustained']:8,.0f}/s (lost {lost}, "
+                  f"dup {fog['duplicates']:.0f}, meters off {wrong}) | fog/bare "
+                  f"{fog['rate'] / bare_rate:.2f}")
+            if round_no == 0:
+                mem1 = int(client.info("memory")["used_memory"])
+        mem_end = int(client.info("memory")["used_memory"])
+        paho_rate = paho_drain(b, a.paho_messages) if a.paho_messages else None
+    finally:
+        client.close()
+        b.stop()
+        r.stop()
+    fog_rate = statistics.median(x[2]["rate"] for x in rows)
+    sustained = statistics.median(x[2]["sustained"] for x in rows)
+    bare_rate = statistics.median(x[1] for x in rows)
+    print(f"\nmedian over {len(rows)} rounds: bare subscriber {bare_rate:,.0f}/s, fog "
+          f"process {fog_rate:,.0f}/s (sustained {sustained:,.0f}/s): fog/bare = "
+          f"{fog_rate / bare_rate:.2f}; target {TARGET:,}/s: {fog_rate / TARGET:.2f} of it")
+    print(f"lost {sum(x[5] for x in rows)}, duplicated "
+          f"{sum(x[2]['duplicates'] for x in rows):.0f}, "
+          f"meters with a wrong latest seq {sum(x[6] for x in rows)}; bare subscriber lost "
+          f"{sum(x[3] for x in rows)}, duplicated {sum(x[4] for x in rows)}")
+    cpu = {k: statistics.median(x[2][k] for x in rows)
+           for k in ("fog_us", "redis_us", "broker_us")}
+    print(f"CPU per stored reading (median): fog process {cpu['fog_us']:.1f} us, Redis "
+          f"{cpu['redis_us']:.1f} us, Mosquitto {cpu['broker_us']:.1f} us "
+          f"(sum {sum(cpu.values()):.1f} us for {os.cpu_count()} cores)")
+    if paho_rate:
+        print(f"reference: stock paho-mqtt subscriber drained {a.paho_messages:,} at "
+              f"{paho_rate:,.0f}/s; the fog's link (bare) is {bare_rate / paho_rate:.1f}x faster")
+    if a.rounds > 1:
+        per_reading = (mem_end - mem1) / ((a.rounds - 1) * a.messages)
+        per_meter_bytes = (mem1 - mem0 - per_reading * a.messages) / a.meters
+        print(f"Redis memory: {per_reading:.1f} B per stored reading (raw series and its share "
+              f"of rollups), {per_meter_bytes:,.0f} B per meter (summary, rankings, first blocks)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
