@@ -29,10 +29,7 @@ docker-engine: ## start a local Docker engine if none answers (installs docker.i
 images: docker-engine ## build the base and service images locally, no registry needed
 	compose/build-base-images.sh
 
-$(COMPOSE_ACCOUNTS_DIR)/credentials.env:
-	$(MAKE) --no-print-directory accounts
-
-up: images $(COMPOSE_ACCOUNTS_DIR)/credentials.env ## start 2 regions + cloud in the background (METER_REPLICAS, METERS_PER_REPLICA)
+up: images accounts ## start 2 regions + cloud in the background (METER_REPLICAS, METERS_PER_REPLICA)
 	$(DC) up -d --wait --wait-timeout 180
 	@echo "cloud API: http://127.0.0.1:$${NEVOA_CLOUD_PORT:-8000}/health"
 
@@ -45,7 +42,11 @@ logs: ## follow the stack's logs (SERVICE=fog-r1 for one service)
 ps: ## list the stack's containers and their health
 	$(DC) ps
 
-scale: ## set meter replicas per region: make scale METER_REPLICAS=4
+scale: accounts ## set meter replicas per region: make scale METER_REPLICAS=4
+	@# New replicas simulate new meters: their accounts were just added (existing
+	@# passwords kept); the brokers reload passwd and ACL files on SIGHUP.
+	$(DC) kill -s SIGHUP mqtt-r1 mqtt-r2
+	$(DC) run --rm --no-deps cloud-demo
 	$(DC) up -d --wait --no-deps --scale meter-r1=$(METER_REPLICAS) \
 		--scale meter-r2=$(METER_REPLICAS) meter-r1 meter-r2
 
