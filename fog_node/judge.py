@@ -16,13 +16,14 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import redis
 
 from fog_node.aggregates import RegionAggregates
 from fog_node.alerts_store import Alert, AlertStore
 from fog_node.commander import CommandCenter
-from fog_node.keys import RAW_BLOCK, RegionKeys
+from fog_node.keys import RegionKeys
 from fog_node.policy_store import PolicyStore
 from fog_node.publisher import Publisher
 from fog_node.store import Latest, parse_last
@@ -80,7 +81,7 @@ class Judge:
         summaries = dict(zip(meters, pipe.execute(), strict=True))
         latest = {m: parse_last(m, f.get("last"), f.get("live")) for m, f in summaries.items()}
         known = [m for m in meters if latest[m] is not None]
-        registers = self._recent_registers({m: latest[m] for m in known})  # type: ignore[misc]
+        hours = self._recent_hours({m: latest[m] for m in known})  # type: ignore[misc]
         period = period_containing(policy.cap_period, now)
         consumption: dict[str, float | None] = {}
         for kind in Kind:
@@ -98,7 +99,7 @@ class Judge:
             mean, count = means[kind]
             vee = (fields.get("vee") or "0 0 0 0").split(" ")
             facts = MeterFacts(
-                meter=m, kind=kind, now=now, registers=registers.get(m, []),
+                meter=m, kind=kind, now=now, recent_hours=hours.get(m, []),
                 latest_time=last.reading.time, seen=last.seen, interval=last.interval,
                 flowing_since=last.flowing_since, tamper_events=int(vee[2]),
                 tamper_events_cleared=int(fields.get("tamper_cleared") or 0),
@@ -113,18 +114,27 @@ class Judge:
                 self._supply(m, fields, policy, AlertType.ABOVE_CAP in held,
                              AlertType.ABOVE_MEAN in held)
 
-    def _recent_registers(self, latest: dict[str, Latest]) -> dict[str, list[float]]:
-        """The registers of each meter's 5 latest readings by seq, oldest first."""
+    def _recent_hours(self, latest: dict[str, Latest]) -> dict[str, list[float]]:
+        """Each meter's consumption in the 4 complete hours before its open hour."""
         pipe = self.redis.pipeline(transaction=False)
+        days: dict[str, list[str]] = {}
         for m, last in latest.items():
-            block = last.reading.seq // RAW_BLOCK
-            pipe.zrange(self.keys.raw(m, block - 1), -5, -1)
-            pipe.zrange(self.keys.raw(m, block), -5, -1)
-        found = pipe.execute()
+            first = datetime.fromtimestamp((last.open_hour - 4) * 3600, UTC)
+            now = datetime.fromtimestamp(last.open_hour * 3600, UTC)
+            labels = sorted({first.strftime("%Y-%m-%d"), now.strftime("%Y-%m-%d")})
+            days[m] = labels
+            for label in labels:
+                pipe.hgetall(self.keys.hourly(m, label))
+        found = iter(pipe.execute())
         out = {}
-        for i, m in enumerate(latest):
-            members = found[2 * i] + found[2 * i + 1]
-            out[m] = [float(x.split(":")[2]) for x in members[-5:]]
+        for m, last in latest.items():
+            fields = {(label, k): v for label in days[m] for k, v in next(found).items()}
+            consumption = []
+            for h in range(last.open_hour - 4, last.open_hour):
+                moment = datetime.fromtimestamp(h * 3600, UTC)
+                value = fields.get((moment.strftime("%Y-%m-%d"), moment.strftime("%H")), "0")
+                consumption.append(int(value) / 1000)
+            out[m] = consumption
         return out
 
     def _apply(self, meter: str, kind: AlertType, open_it: bool, detail: dict[str, object],

@@ -142,7 +142,7 @@ class IngestLink:
         self._read_loop(sock, generation)
 
     def _read_loop(self, sock: socket.socket, generation: int) -> None:
-        buf = bytearray()
+        buf = b""
         ping_sent: float | None = None
         while not self._stop.is_set():
             if self._paused.is_set():
@@ -156,11 +156,11 @@ class IngestLink:
             if data is not None:
                 if not data:
                     raise OSError("the broker closed the connection")
-                buf += data
+                buf = buf + data if buf else data
                 publishes: list[wire.Publish] = []
                 controls: list[wire.Control] = []
                 consumed = wire.parse_packets(buf, publishes, controls, MAX_PACKET)
-                del buf[:consumed]
+                buf = buf[consumed:]
                 for c in controls:
                     if c.kind == wire.PINGRESP:
                         ping_sent = None

@@ -8,8 +8,11 @@ keeps holding keeps its one alert instead of raising a storm.
 
 Rules:
 
-- **excess**: the energy seed's rule over the 5 latest readings
-  (:func:`nevoa_core.consumption.check_excess`).
+- **excess**: the energy seed's rule (:func:`nevoa_core.consumption.check_excess`)
+  over the 4 latest complete hours: the newest hour at least 1.5 x the mean of the 3
+  before, by at least ``excess_min``. The seed applied it to the 5 latest readings,
+  15 s apart; on readings seconds apart that is noise (a meter that used 0.001 after
+  three readings of 0 would alarm), and an hour changes once an hour: no flapping.
 - **leak** (water): the meter has consumed without a single pause for ``leak_window``
   seconds (flow never zero, e.g. all night).
 - **above_mean**: the meter's consumption in the policy's period is above
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from itertools import accumulate
 from typing import Any
 
 from nevoa_core.consumption import READINGS_FOR_EXCESS_CHECK, check_excess
@@ -71,6 +75,7 @@ class RuleSettings:
     silent_factor: float = 3.0
     silent_min: float = 60.0
     mean_factor: float = 1.0
+    excess_min: float = 0.05  # register units: a smaller excess is not worth an alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +83,7 @@ class MeterFacts:
     meter: str
     kind: Kind
     now: float
-    registers: Sequence[float]  # the latest readings' registers by seq, oldest first
+    recent_hours: Sequence[float]  # consumption of the latest complete hours, oldest first
     latest_time: float  # the meter's clock at its latest reading
     seen: float  # when the fog node stored the latest reading
     interval: float | None  # the meter's usual interval (its last one)
@@ -103,14 +108,17 @@ def _number(value: Decimal | float) -> float:
     return round(float(value), 3)
 
 
-def excess(f: MeterFacts) -> Finding | None:
-    if len(f.registers) < READINGS_FOR_EXCESS_CHECK:
-        return None  # too few readings: no verdict either way
-    check = check_excess(f.registers)
-    return Finding(AlertType.EXCESS, check.excessive, {
+def excess(f: MeterFacts, s: RuleSettings) -> Finding | None:
+    periods = list(f.recent_hours)[-(READINGS_FOR_EXCESS_CHECK - 1):]
+    if len(periods) < READINGS_FOR_EXCESS_CHECK - 1:
+        return None  # too little history: no verdict either way
+    check = check_excess([0.0, *accumulate(periods)])
+    holds = check.excessive and float(check.excess) >= s.excess_min
+    return Finding(AlertType.EXCESS, holds, {
         "newest_period": _number(check.newest_period),
         "baseline_mean": _number(check.baseline_mean),
-        "threshold": _number(check.threshold), "excess": _number(check.excess)})
+        "threshold": _number(check.threshold), "excess": _number(check.excess),
+        "period": "hour"})
 
 
 def leak(f: MeterFacts, s: RuleSettings) -> Finding | None:
@@ -158,7 +166,7 @@ def tamper(f: MeterFacts) -> Finding:
 
 def judge(f: MeterFacts, s: RuleSettings) -> list[Finding]:
     """Every rule's verdict on one meter; a rule with nothing to say is left out."""
-    found = [excess(f), leak(f, s), above_mean(f, s), above_cap(f), silent(f, s), tamper(f)]
+    found = [excess(f, s), leak(f, s), above_mean(f, s), above_cap(f), silent(f, s), tamper(f)]
     return [x for x in found if x is not None]
 
 

@@ -42,8 +42,10 @@ _NEXT = re.compile(
 )
 
 _KIND = {b'energy","u":"kWh': Kind.ELECTRICITY, b'volume","u":"m3': Kind.WATER}
-_RATE_OF = {b'power","u":"W': Kind.ELECTRICITY, b'flow","u":"m3/s': Kind.WATER}
-_MAX_RATE = {k: k.spec.max_rate for k in Kind}
+# the rate record each register name goes with, and its limit (keyed by bytes: hashing
+# an Enum member costs a Python call, and this runs for every message)
+_RATE_LIMIT = {b'energy","u":"kWh': (b'power","u":"W', Kind.ELECTRICITY.spec.max_rate),
+               b'volume","u":"m3': (b'flow","u":"m3/s', Kind.WATER.spec.max_rate)}
 
 
 def decode_canonical(payload: bytes, meter: str) -> list[Reading] | None:
@@ -54,21 +56,21 @@ def decode_canonical(payload: bytes, meter: str) -> list[Reading] | None:
     if head is None:
         return None
     name, bt_text, reg_name, reg_text, seq_text, rate_name, rate_text, closing = head.groups()
-    kind = _KIND[reg_name]
     bt = float(bt_text)
     register = float(reg_text)
     seq = int(seq_text)
     rate = None
     if rate_name is not None:
-        if _RATE_OF[rate_name] is not kind:
+        expected_rate, limit = _RATE_LIMIT[reg_name]
+        if rate_name != expected_rate:
             return None
         rate = float(rate_text)
-        if not 0.0 <= rate <= _MAX_RATE[kind]:  # also False for inf and nan
+        if not 0.0 <= rate <= limit:  # also False for inf
             return None
     if (name.decode() != meter or not EARLIEST_TIME <= bt <= LATEST_TIME
             or not 0.0 <= register <= MAX_REGISTER or seq > MAX_SEQ):
         return None
-    first = Reading(meter, seq, bt + 0.0, kind, register, rate)
+    first = Reading(meter, seq, bt + 0.0, _KIND[reg_name], register, rate)
     if closing:
         return [first] if head.end() == len(payload) else None
     return _decode_backlog(payload, head.end(), first, bt)
@@ -94,7 +96,7 @@ def _next_reading(payload: bytes, pos: int, previous: Reading, bt: float
         return None
     reg_name, reg_text, t_reg, seq_text, t_seq, rate_name, rate_text, t_rate = m.groups()
     kind = previous.kind
-    if _KIND[reg_name] is not kind:
+    if _KIND[reg_name] is not kind:  # an identity test: no hashing
         return None
     # every record of the reading at the same time offset, written or not
     if not t_reg == t_seq == (t_rate if rate_name is not None else t_reg):
@@ -104,10 +106,11 @@ def _next_reading(payload: bytes, pos: int, previous: Reading, bt: float
     seq = int(seq_text)
     rate = None
     if rate_name is not None:
-        if _RATE_OF[rate_name] is not kind:
+        expected_rate, limit = _RATE_LIMIT[reg_name]
+        if rate_name != expected_rate:
             return None
         rate = float(rate_text)
-        if not 0.0 <= rate <= _MAX_RATE[kind]:
+        if not 0.0 <= rate <= limit:
             return None
     if (seq <= previous.seq or seq > MAX_SEQ or not EARLIEST_TIME <= time <= LATEST_TIME
             or not 0.0 <= register <= MAX_REGISTER):

@@ -18,6 +18,8 @@ from fog_node.api import create_app
 from fog_node.node import FogNode
 from nevoa_core import topics
 from nevoa_core.commands import Action, CommandAck, Outcome, decode_command
+from nevoa_core.kinds import Kind
+from nevoa_core.senml import Reading
 from nevoa_stack.services import Service
 from tests.integration.fog_support import (
     fog_config,
@@ -143,15 +145,17 @@ def test_excess_opens_one_alert_published_then_acknowledged(
         node: FogNode, api: FlaskClient, session_broker: Service, region: str) -> None:
     listener = AlertListener(session_broker, region)
     try:
-        start = time.time() - 300
-        readings = water_readings("w1", 5, start, step=60, per_step=1.0)
-        readings[-1] = readings[-1].__class__(  # the last period twice the usual
-            "w1", 5, readings[-1].time, readings[-1].kind, readings[-2].register + 2.0, None)
+        hour = (time.time() - 10) // 3600 * 3600
+        # one reading per hour: 1 m3 in each of three hours, then 2 in the last complete one
+        registers = [100.0, 101.0, 102.0, 103.0, 105.0, 105.5]
+        readings = [Reading("w1", i + 1, hour - 3600 * (5 - i) + 5, Kind.WATER, reg)
+                    for i, reg in enumerate(registers)]
         raw_publish(session_broker.host, session_broker.port,
                     [reading_message(region, r) for r in readings])
         wait_until(lambda: listener.alerts, what="an alert on the alerts topic")
         alert = listener.alerts[0]
         assert (alert["type"], alert["meter"], alert["state"]) == ("excess", "w1", "open")
+        assert alert["detail"]["excess"] == 1.0
         node.judge.judge_meters(["w1"])  # judged again: still one open alert
         opened = api.get("/api/v1/alerts?state=open&type=excess").get_json()["alerts"]
         assert [a["id"] for a in opened] == [alert["id"]]
@@ -167,7 +171,9 @@ def test_the_rationing_cap_cuts_and_restores_a_meter(
     meter = MeterStandIn(session_broker, region)
     try:
         api.put("/api/v1/policy", json={"rationing_cap": 1.0, "cut_above_cap": True})
-        readings = water_readings("w1", 3, time.time() - 120, step=30, per_step=1.0)
+        # today (UTC), whatever the time: the cap is per day
+        start = max(time.time() - 120, time.time() // 86_400 * 86_400 + 1)
+        readings = water_readings("w1", 3, start, step=30, per_step=1.0)
         raw_publish(session_broker.host, session_broker.port,
                     [reading_message(region, r) for r in readings])
         wait_until(lambda: meter.valves.get("w1") == "closed", what="the cut")

@@ -21,7 +21,7 @@ from nevoa_core.kinds import Kind
 NOW = 1_763_600_000.0
 RULES = RuleSettings(leak_window=6 * 3600, silent_factor=3, silent_min=60, mean_factor=1.0)
 BASE = MeterFacts(
-    meter="m1", kind=Kind.WATER, now=NOW, registers=[10, 20, 30, 40, 50], latest_time=NOW,
+    meter="m1", kind=Kind.WATER, now=NOW, recent_hours=[10, 10, 10, 10], latest_time=NOW,
     seen=NOW, interval=15.0, flowing_since=None, tamper_events=0, tamper_events_cleared=0,
     period_consumption=5.0, region_mean=5.0, region_meters=10, cap=None)
 
@@ -34,16 +34,18 @@ def test_a_quiet_regular_meter_raises_nothing() -> None:
     assert not any(verdicts(BASE).values())
 
 
-def test_excess_follows_the_seed_rule() -> None:
-    # periods 10, 10, 10, then 15: 1.5 x the mean of 10 is excessive
-    found = {f.type: f for f in judge(replace(BASE, registers=[0, 10, 20, 30, 45]), RULES)}
+def test_excess_follows_the_seed_rule_over_the_latest_hours() -> None:
+    # hours 10, 10, 10, then 15: 1.5 x the mean of 10 is excessive
+    found = {f.type: f for f in judge(replace(BASE, recent_hours=[7, 10, 10, 10, 15]), RULES)}
     assert found[AlertType.EXCESS].holds
     assert found[AlertType.EXCESS].detail["excess"] == 5.0
-    assert not verdicts(replace(BASE, registers=[0, 10, 20, 30, 44.9]))[AlertType.EXCESS]
+    assert not verdicts(replace(BASE, recent_hours=[10, 10, 10, 14.9]))[AlertType.EXCESS]
 
 
-def test_excess_needs_five_readings_and_says_nothing_before() -> None:
-    assert AlertType.EXCESS not in verdicts(replace(BASE, registers=[0, 10, 20, 30]))
+def test_excess_needs_four_hours_and_a_worthwhile_excess() -> None:
+    assert AlertType.EXCESS not in verdicts(replace(BASE, recent_hours=[10, 10, 15]))
+    assert not verdicts(replace(BASE, recent_hours=[0, 0, 0, 0.001]))[AlertType.EXCESS]
+    assert verdicts(replace(BASE, recent_hours=[0, 0, 0, 0.05]))[AlertType.EXCESS]
 
 
 def test_leak_is_flow_without_a_pause_for_the_window() -> None:
