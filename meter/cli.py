@@ -231,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.summary_json:
         body = final.as_dict()
         body["wall_seconds"] = round(time.monotonic() - began, 3)
+        body["run_seconds"] = round(sim.runner.run_seconds, 3)
+        body["all_connected_after"] = sim.runner.all_connected_after
         body["last_seq"] = {m.meter_id: m.seq for m in sim.fleet.meters}
         a.summary_json.write_text(json.dumps(body))
     return 0

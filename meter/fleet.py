@@ -14,6 +14,7 @@ backlog (:mod:`meter.journal`), which is sent in order, many readings per pack.
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -33,6 +34,9 @@ from nevoa_core.commands import Outcome
 from nevoa_core.senml import Reading, encode_pack
 
 log = logging.getLogger("nevoa.meter.fleet")
+
+CONGESTION = 1000  # connected meters waiting for room before production pauses
+FLUSH_SCAN = 4000  # backlogged meters looked at per flush
 
 
 class Outlet(Protocol):
@@ -137,14 +141,21 @@ class Fleet:
         self.journal.add(i, reading, now)
         self.counters.buffered += 1
 
+    def congested(self) -> bool:
+        """Many connected meters have readings waiting for room in their windows."""
+        return len(self._flushable) > CONGESTION
+
     def flush_backlogs(self, budget: int) -> int:
         """Send backlogged readings, oldest first, where connections allow; packs sent."""
         sent = 0
-        for i in list(self._flushable):
+        shared = len(self._meters_of) == 1  # multiplexed: one window for all
+        for i in list(itertools.islice(self._flushable, FLUSH_SCAN)):
             outlet = self.outlets[i]
             if not outlet.connected:
                 self._flushable.discard(i)
                 continue
+            if shared and not outlet.can_send():
+                break
             while sent < budget and outlet.can_send():
                 readings = self.journal.take(i, self.pack_size)
                 if not readings:

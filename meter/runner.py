@@ -17,7 +17,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TextIO
 
 from meter.connection import Connection, Pack
@@ -28,8 +28,9 @@ from meter.simclock import SimClock
 
 log = logging.getLogger("nevoa.meter")
 
-PRODUCE_BUDGET = 2000  # readings per loop turn, so sockets are served in between
+PRODUCE_BUDGET = 500  # readings per loop turn, so sockets are served in between
 FLUSH_BUDGET = 200  # backlog packs per loop turn
+CONGESTED_WAIT = 0.005  # seconds to wait for PUBACKs when every window is full
 CONNECT_BUDGET_SECONDS = 0.05  # connection attempts per loop turn
 SYNC_EVERY = 0.5
 HOUSEKEEPING_EVERY = 1.0
@@ -53,11 +54,16 @@ class Runner:
         self._waiting: list[tuple[float, int, Connection]] = []
         self._tiebreak = 0
         self.stopping = False
+        self.started = time.monotonic()
+        self.all_connected_after: float | None = None  # seconds from start to all up
+        self.run_seconds = 0.0  # from start to the end of the stop
 
     # -- connection events -------------------------------------------------------------
     def connection_up(self, c: Connection) -> None:
         self.connected += 1
         self.fleet.outlet_up(c)
+        if self.connected == len(self.connections) and self.all_connected_after is None:
+            self.all_connected_after = time.monotonic() - self.started
 
     def connection_down(self, c: Connection, was_up: bool) -> None:
         if was_up:
@@ -104,9 +110,9 @@ class Runner:
         else:
             log.info("%s", line)
 
-    def run(self, stop: threading.Event, duration: float | None = None,
-            on_tick: Callable[[], None] | None = None) -> Snapshot:
-        start = time.monotonic()
+    def run(self, stop: threading.Event, duration: float | None = None) -> Snapshot:
+        """Simulate until ``stop`` is set or ``duration`` wall seconds passed."""
+        start = self.started = time.monotonic()
         for c in self.connections:
             c.schedule_first(start)
             self._wait(c)
@@ -117,7 +123,12 @@ class Runner:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             now = time.monotonic()
             self._connect_due(now)
-            produced = self.fleet.produce_due(self.clock.now(), PRODUCE_BUDGET)
+            # when connected meters already wait for room in their windows, making more
+            # readings only grows the backlog: send first (the schedule falls behind, and
+            # the progress line says so)
+            congested = self.fleet.congested()
+            produced = 0 if congested else self.fleet.produce_due(self.clock.now(),
+                                                                  PRODUCE_BUDGET)
             flushed = self.fleet.flush_backlogs(FLUSH_BUDGET)
             if now >= next_sync:
                 self.fleet.tend_backlogs(now)
@@ -128,11 +139,16 @@ class Runner:
             if self.progress_every > 0 and now >= next_report:
                 self._report()
                 next_report = now + (1.0 if self.live else self.progress_every)
-            if on_tick:
-                on_tick()
-            busy = produced >= PRODUCE_BUDGET or flushed >= FLUSH_BUDGET
-            self.loop.poll(0.0 if busy else self._idle_timeout(now))
-        return self.shutdown()
+            if produced >= PRODUCE_BUDGET or flushed >= FLUSH_BUDGET:
+                timeout = 0.0
+            elif congested:
+                timeout = CONGESTED_WAIT
+            else:
+                timeout = self._idle_timeout(now)
+            self.loop.poll(timeout)
+        final = self.shutdown()
+        self.run_seconds = time.monotonic() - start
+        return final
 
     def _idle_timeout(self, now: float) -> float:
         timeout = 0.1  # the stop flag is checked at least this often
