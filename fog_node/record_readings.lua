@@ -71,7 +71,11 @@ local function hour_of(t) return HH[floor(t / 3600) % 24] end
 
 local totals, touched = {}, {}
 
-local function int(n) return string.format('%.0f', n) end
+-- an integer as text; tostring is exact below 1e14 and much cheaper than string.format
+local function int(n)
+  if n < 1e14 and n > -1e14 then return tostring(n) end
+  return string.format('%.0f', n)
+end
 
 -- add to an hour of the meter's hourly rollup (a closed hour, or the open one's flush)
 local function add_hourly(mkey, t, delta)
@@ -170,23 +174,23 @@ end
 -- 64 bytes: the hash keeps its compact encoding). The open hour (the latest reading's)
 -- accumulates there and is written to the hourly rollup when the next hour starts.
 local function parse_live(live)
-  local flow, seen, interval, hour, acc = string.match(live or '',
-    '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
-  return {flow = flow or '-', hour = tonumber(hour) or -1, acc = tonumber(acc) or 0}
+  local flow, hour, acc = string.match(live or '', '^(%S+) %S+ %S+ (%S+) (%S+)$')
+  return flow or '-', tonumber(hour) or -1, tonumber(acc) or 0
 end
 
 -- a reading newer than every stored one of its meter (or its first): the common case;
--- prev: the latest one's seq, time and register texts, and its parsed live field
-local function append(mkey, meter, seqtext, t, ttext, reg, rate, kind, prev)
-  local seq = tonumber(seqtext)
+-- pseqtext, ptext, preg: the latest one's texts (nil for a first reading); livetext:
+-- the summary's live field
+local function append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseqtext, ptext,
+                      preg, livetext)
   local regm = milli(reg)
   local block = floor(seq / BLOCK)
   local hour = floor(t / 3600)
   local delta, flow, interval, acc = 0, '-', '-', 0
   local flowing = rate ~= '-' and tonumber(rate) > 0
   local p = day_of(t)
-  if prev then
-    local pseqtext, ptext, preg, live = prev[1], prev[2], prev[3], prev[4]
+  if pseqtext then
+    local live_flow, live_hour, live_acc = parse_live(livetext)
     local pseq, pt, pregm = tonumber(pseqtext), tonumber(ptext), milli(preg)
     delta = regm - pregm
     if delta < 0 then
@@ -201,20 +205,20 @@ local function append(mkey, meter, seqtext, t, ttext, reg, rate, kind, prev)
     if seq > pseq + 1 then
       vee_event(mkey, 'gap', {seq - pseq - 1, pseqtext .. '>' .. seqtext}, pseq)
     end
-    if t > pt then interval = string.format('%g', t - pt) end
+    if t > pt then interval = tostring(t - pt) end
     -- leak bookkeeping: since when has water flowed without a pause
     if rate == '-' then flowing = delta > 0 end
     if flowing then
-      flow = live.flow ~= '-' and live.flow or (rate == '-' and ptext or ttext)
+      flow = live_flow ~= '-' and live_flow or (rate == '-' and ptext or ttext)
     end
     local pblock = floor(pseq / BLOCK)
     if block ~= pblock then call('EXPIRE', mkey .. RAWI .. pblock, raw_ttl) end
     local pp = day_of(pt)
-    if live.hour ~= hour then  -- the previous reading's hour is over
-      if live.acc ~= 0 then add_hourly(mkey, pt, live.acc) end
+    if live_hour ~= hour then  -- the previous reading's hour is over
+      if live_acc ~= 0 then add_hourly(mkey, pt, live_acc) end
       end_hour(mkey, pt, pregm)
     else
-      acc = live.acc
+      acc = live_acc
     end
     if pp.index < p.index then close_day(mkey, pp, pregm) end
     acc = acc + attribute(mkey, meter, kind, t, delta, math.max(p.index, pp.index),
@@ -246,7 +250,7 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   local regm = milli(reg)
   local latest_seq, latest_t = string.match(last, '^(%d+) (%S+)')
   local latest_day = day_of(tonumber(latest_t)).index
-  local live = parse_live(livetext)
+  local _, live_hour, live_acc = parse_live(livetext)
   local before, old_link = 0, 0
   if pred then
     before = regm - pred.regm
@@ -267,8 +271,8 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   if block < floor(tonumber(latest_seq) / BLOCK) and call('TTL', bkey) == -1 then
     call('EXPIRE', bkey, raw_ttl)
   end
-  local acc = attribute(mkey, meter, kind, t, before, latest_day, true, live.hour)
-    + attribute(mkey, meter, kind, succ.t, after - old_link, latest_day, false, live.hour)
+  local acc = attribute(mkey, meter, kind, t, before, latest_day, true, live_hour)
+    + attribute(mkey, meter, kind, succ.t, after - old_link, latest_day, false, live_hour)
   local p, sp = day_of(t), day_of(succ.t)
   if floor(succ.t / 3600) ~= floor(t / 3600) then end_hour(mkey, t, regm) end
   if sp.index ~= p.index then
@@ -278,7 +282,7 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   call('HSET', mkey, 'vee', vee_text(vee))
   if acc ~= 0 then
     local head = string.match(livetext, '^(%S+ %S+ %S+ %S+) ')
-    call('HSET', mkey, 'live', head .. ' ' .. int(live.acc + acc))
+    call('HSET', mkey, 'live', head .. ' ' .. int(live_acc + acc))
   end
   return 'stored'
 end
@@ -293,15 +297,14 @@ for meter, seqtext, ttext, reg, rate, kind in
   local last, livetext = found[1], found[2]
   local outcome = 'stored'
   if not last then
-    append(mkey, meter, seqtext, t, ttext, reg, rate, kind, nil)
+    append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind)
   else
     local pseq, ptime, preg, pkind = string.match(last, '^(%d+) (%S+) (%S+) %S+ (%a)')
     local latest = tonumber(pseq)
     if pkind ~= kind then
       outcome = 'conflict'  -- a meter id already used by a meter of the other kind
     elseif seq > latest then
-      append(mkey, meter, seqtext, t, ttext, reg, rate, kind,
-        {pseq, ptime, preg, parse_live(livetext)})
+      append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq, ptime, preg, livetext)
     elseif seq == latest then
       outcome = 'duplicate'
     else
