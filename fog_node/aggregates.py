@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 
@@ -81,7 +82,8 @@ class RegionAggregates:
         """The ``n`` heaviest consumers: consumption descending, ties by meter id."""
         if n <= 0:
             return []
-        found = self.redis.zrange(self._key(kind, period), 0, n - 1, withscores=True)
+        found = cast(list[tuple[str, float]],
+                     self.redis.zrange(self._key(kind, period), 0, n - 1, withscores=True))
         return [(meter, _units(score)) for meter, score in found]
 
     def status_counts(self) -> tuple[int, int, int]:

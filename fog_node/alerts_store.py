@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -132,7 +132,8 @@ class AlertStore:
 
     def clear_open(self, meter: str, kind: AlertType, now: float, by: str = "fog") -> Alert | None:
         """Clear the open alert of (meter, type), if there is one."""
-        alert_id = self.redis.hget(self.keys.alerts_active, f"{meter}:{kind.value}")
+        alert_id = cast(str | None,
+                        self.redis.hget(self.keys.alerts_active, f"{meter}:{kind.value}"))
         if alert_id is None:
             return None
         try:
@@ -141,7 +142,7 @@ class AlertStore:
             return None
 
     def get(self, alert_id: str) -> Alert | None:
-        fields: dict[str, str] = self.redis.hgetall(self.keys.alert(alert_id))
+        fields = cast(dict[str, str], self.redis.hgetall(self.keys.alert(alert_id)))
         return Alert(fields) if fields else None
 
     def open_types(self, meters: list[str]) -> dict[str, frozenset[AlertType]]:
@@ -160,7 +161,8 @@ class AlertStore:
     def _newest(self) -> Iterator[Alert]:
         start, page = 0, 200
         while True:
-            ids = self.redis.zrevrange(self.keys.alerts, start, start + page - 1)
+            ids = cast(list[str], self.redis.zrevrange(self.keys.alerts, start,
+                                                       start + page - 1))
             if not ids:
                 return
             pipe = self.redis.pipeline(transaction=False)
@@ -172,7 +174,7 @@ class AlertStore:
             start += page
 
     def _active(self) -> list[Alert]:
-        ids: list[str] = self.redis.hvals(self.keys.alerts_active)
+        ids = cast(list[str], self.redis.hvals(self.keys.alerts_active))
         pipe = self.redis.pipeline(transaction=False)
         for i in ids:
             pipe.hgetall(self.keys.alert(i))

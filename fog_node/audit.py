@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -20,10 +20,12 @@ class AuditTrail:
     def record(self, event: str, **fields: Any) -> None:
         entry = {"event": event, "at": repr(time.time())}
         entry.update({k: "" if v is None else str(v) for k, v in fields.items()})
-        self.redis.xadd(self.keys.audit, entry, maxlen=AUDIT_LIMIT, approximate=True)
+        self.redis.xadd(self.keys.audit, cast(dict[Any, Any], entry), maxlen=AUDIT_LIMIT,
+                        approximate=True)
 
     def newest(self, limit: int) -> list[dict[str, Any]]:
-        entries = self.redis.xrevrange(self.keys.audit, count=limit)
+        entries = cast(list[tuple[str, dict[str, str]]],
+                       self.redis.xrevrange(self.keys.audit, count=limit))
         out = []
         for entry_id, fields in entries:
             item: dict[str, Any] = {"id": entry_id, **fields}

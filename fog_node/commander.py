@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -108,7 +108,7 @@ class CommandCenter:
                   "expires_at": repr(now + ttl), "attempts": "0"}
         key = self.keys.command(command_id)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(key, mapping=fields)
+        pipe.hset(key, mapping=cast(dict[Any, Any], fields))
         pipe.expire(key, int(ttl) + FINISHED_RETENTION)
         pipe.zadd(self.keys.pending_commands, {key: now})
         if act in (Action.CLOSE_VALVE, Action.OPEN_VALVE):
@@ -122,11 +122,11 @@ class CommandCenter:
         return CommandView(fields)
 
     def get(self, command_id: str) -> CommandView | None:
-        fields: dict[str, str] = self.redis.hgetall(self.keys.command(command_id))
+        fields = cast(dict[str, str], self.redis.hgetall(self.keys.command(command_id)))
         return CommandView(fields) if fields else None
 
     def valve_command_pending(self, meter: str) -> bool:
-        command_id = self.redis.hget(self.keys.valve_commands, meter)
+        command_id = cast(str | None, self.redis.hget(self.keys.valve_commands, meter))
         if command_id is None:
             return False
         return self.redis.hget(self.keys.command(command_id), "state") == "pending"
@@ -177,7 +177,7 @@ class CommandCenter:
         keys: list[str] = self._claim(keys=[self.keys.pending_commands],
                                       args=[repr(now), self.first_retry, 500])
         for key in keys:
-            fields: dict[str, str] = self.redis.hgetall(key)
+            fields = cast(dict[str, str], self.redis.hgetall(key))
             if not fields or fields.get("state") != "pending":
                 self.redis.zrem(self.keys.pending_commands, key)
                 continue

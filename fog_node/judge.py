@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import cast
 
 import redis
 
@@ -178,7 +179,7 @@ class Judge:
                     next_full = time.monotonic() + self.full_sweep
                     with self._lock:
                         self._dirty.clear()
-                    meters = sorted(self.redis.smembers(self.keys.meters))
+                    meters = sorted(cast(set[str], self.redis.smembers(self.keys.meters)))
                 else:
                     with self._lock:
                         meters, self._dirty = sorted(self._dirty), set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -20,7 +20,7 @@ class PolicyStore:
         self.audit = audit
 
     def get(self) -> SupplyPolicy:
-        return self._parse(self.redis.get(self.keys.policy))
+        return self._parse(cast(str | None, self.redis.get(self.keys.policy)))
 
     @staticmethod
     def _parse(raw: str | None) -> SupplyPolicy:
@@ -34,14 +34,15 @@ class PolicyStore:
     def update(self, changes: dict[str, Any], by: str) -> SupplyPolicy:
         """Apply a partial change (PolicyError if invalid: then nothing changes)."""
         def change(pipe: redis.client.Pipeline) -> SupplyPolicy:
-            new = updated_policy(self._parse(pipe.get(self.keys.policy)), changes)
+            new = updated_policy(self._parse(cast(str | None, pipe.get(self.keys.policy))),
+                                 changes)
             pipe.multi()
             pipe.set(self.keys.policy, json.dumps(new.as_json()))
             return new
 
         # optimistic: a concurrent change makes this one start again from the new policy
-        policy: SupplyPolicy = self.redis.transaction(change, self.keys.policy,
-                                                      value_from_callable=True)
+        policy = cast(SupplyPolicy, self.redis.transaction(
+            change, self.keys.policy, value_from_callable=True))  # type: ignore[arg-type]
         self.audit.record("policy_changed", by=by, changes=json.dumps(changes),
                           policy=json.dumps(policy.as_json()))
         return policy

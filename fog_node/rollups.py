@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import redis
 
@@ -64,7 +65,9 @@ class Rollups:
         if end - start > MAX_SPAN[step]:
             raise RangeTooLong(f"at most {MAX_SPAN[step] // 86_400} days of {step.value} rollups "
                                "per request")
-        latest = parse_last(meter, *self.redis.hmget(self.keys.meter(meter), ["last", "live"]))
+        last, live = cast(list[str | None],
+                          self.redis.hmget(self.keys.meter(meter), ["last", "live"]))
+        latest = parse_last(meter, last, live)
         if latest is None:
             return None
         days = _days(start, end)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -145,17 +145,19 @@ class RegionStore:
 
     # --- reading back ----------------------------------------------------------------------
     def summary(self, meter: str) -> MeterSummary | None:
-        fields: dict[str, str] = self.redis.hgetall(self.keys.meter(meter))
+        fields = cast(dict[str, str], self.redis.hgetall(self.keys.meter(meter)))
         if not fields:
             return None
         return summary_from_fields(meter, fields)
 
     def summary_fields(self, meter: str) -> dict[str, str]:
-        fields: dict[str, str] = self.redis.hgetall(self.keys.meter(meter))
+        fields = cast(dict[str, str], self.redis.hgetall(self.keys.meter(meter)))
         return fields
 
     def latest(self, meter: str) -> Latest | None:
-        return parse_last(meter, *self.redis.hmget(self.keys.meter(meter), ["last", "live"]))
+        last, live = cast(list[str | None],
+                          self.redis.hmget(self.keys.meter(meter), ["last", "live"]))
+        return parse_last(meter, last, live)
 
     def note_tamper_cleared(self, meter: str) -> None:
         """An operator cleared the tamper alert: only a new event raises another."""
@@ -174,7 +176,8 @@ class RegionStore:
         block = latest_block
         # walk back block by block; a few missing blocks (gaps) do not stop the walk
         while len(readings) < limit and block >= 0 and latest_block - block < limit // 64 + 3:
-            pairs = self.redis.zrange(self.keys.raw(meter, block), 0, -1, withscores=True)
+            pairs = cast(list[tuple[str, float]], self.redis.zrange(
+                self.keys.raw(meter, block), 0, -1, withscores=True))
             readings[:0] = [parse_member(meter, kind, int(s), m) for m, s in pairs]
             block -= 1
         return readings[-limit:]
@@ -190,7 +193,8 @@ class RegionStore:
         block = latest.reading.seq // RAW_BLOCK
         misses = 0
         while block >= 0 and misses < 3:
-            pairs = self.redis.zrange(self.keys.raw(meter, block), 0, -1, withscores=True)
+            pairs = cast(list[tuple[str, float]], self.redis.zrange(
+                self.keys.raw(meter, block), 0, -1, withscores=True))
             block -= 1
             if not pairs:
                 misses += 1
@@ -203,7 +207,7 @@ class RegionStore:
         return found[:limit]
 
     def stats(self) -> dict[str, Any]:
-        raw: dict[str, str] = self.redis.hgetall(self.keys.stats)
+        raw = cast(dict[str, str], self.redis.hgetall(self.keys.stats))
         rejected = {
             k.removeprefix(STAT_REJECTED_PREFIX): int(v)
             for k, v in raw.items()
