@@ -6,7 +6,8 @@ registry, runs the stack under its own project name and removes it afterwards.
 Tunables: NEVOA_E2E_REPLICAS (meter replicas per region, default 4),
 NEVOA_E2E_METERS_PER_REPLICA (default 250), NEVOA_E2E_INTERVAL (seconds, default 5),
 NEVOA_E2E_WINDOW (measurement window in seconds, default 30), NEVOA_E2E_BUILD=0 to use
-images built beforehand, NEVOA_APP_IMAGE / NEVOA_BASE_IMAGE to pick their tags."""
+images built beforehand, NEVOA_APP_IMAGE / NEVOA_BASE_IMAGE to pick their tags,
+NEVOA_METER_MODE=multiplexed for one gateway connection per replica."""
 
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def stack(compose_cmd: list[str], tmp_path_factory: pytest.TempPathFactory) -> I
          "--regions", ",".join(REGIONS), "--meters-per-region", str(METERS_PER_REGION),
          "--out", str(accounts), timeout=120)
     port = free_port()
-    keep = ("NEVOA_APP_IMAGE", "NEVOA_BASE_IMAGE")
+    keep = ("NEVOA_APP_IMAGE", "NEVOA_BASE_IMAGE", "NEVOA_METER_MODE", "NEVOA_METER_TENDENCY")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEVOA_") or k in keep}
     env.update(NEVOA_ACCOUNTS_DIR=str(accounts), NEVOA_CLOUD_PORT=str(port),
                NEVOA_METERS_PER_REPLICA=str(METERS_PER_REPLICA),
