@@ -237,17 +237,20 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--paho-messages", type=int, default=50_000,
                    help="backlog for the stock paho reference (0: skip)")
+    p.add_argument("--no-aof", action="store_true",
+                   help="Redis without persistence, to see what the AOF costs")
     a = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="nevoa-bench-fog-"))
     b = broker(workdir / "mosquitto", name="bench-mosquitto")
-    r = redis_server(workdir / "redis", name="bench-redis", durable=True)
+    r = redis_server(workdir / "redis", name="bench-redis", durable=not a.no_aof)
     b.start()
     r.start()
     client = redis.Redis.from_url(r.url, decode_responses=True)  # type: ignore[attr-defined]
     broker_process = getattr(getattr(b, "_process", None), "proc", None)
     broker_pid = broker_process.pid if broker_process is not None else None
     print(f"== fog ingest: {a.messages:,} QoS 1 readings backlog x {a.rounds} rounds, "
-          f"{a.meters:,} meters, {os.cpu_count()} cores, Redis AOF fsync always")
+          f"{a.meters:,} meters, {os.cpu_count()} cores, Redis "
+          f"{'without persistence' if a.no_aof else 'AOF fsync always'}")
     rows = []
     try:
         create_session(b, "bench-bare", topics.region_filter(REGION, topics.Channel.READING))

@@ -71,6 +71,10 @@ class Ingestor:
     def connected(self) -> threading.Event:
         return self.link.connected
 
+    def backlogged(self) -> bool:
+        """More is waiting than one batch: the fog node is catching up."""
+        return self._queued > self.config.batch_size
+
     # --- link thread ---------------------------------------------------------------------
     def _on_publishes(self, publishes: list[Publish], generation: int) -> None:
         chunk = self._classifier.chunk(publishes, generation)

@@ -2,9 +2,10 @@
 
 Every ``judge_interval`` (or twice as long as the last round took, so that judging never
 takes more than a third of the process's time) it judges the meters the ingest writer
-stored readings for since the last round; every ``full_sweep`` seconds it judges every
-meter of the region, which finds silent meters and restores valves a policy cut once a
-new period begins. Rules and policy decisions are pure functions of
+stored readings for since the last round — but while a backlog drains it waits, up to
+``max_deferral`` seconds, so that ingest catches up first; every ``full_sweep`` seconds
+it judges every meter of the region, which finds silent meters and restores valves a
+policy cut once a new period begins. Rules and policy decisions are pure functions of
 :mod:`nevoa_core.alerts` and :mod:`nevoa_core.supply`; this module gathers their facts
 and carries out the verdicts.
 """
@@ -15,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import cast
 
@@ -44,7 +45,8 @@ class Judge:
     def __init__(self, client: redis.Redis, region: str, rules: RuleSettings,
                  alerts: AlertStore, commands: CommandCenter, policies: PolicyStore,
                  publisher: Publisher | None, interval: float = 2.0,
-                 full_sweep: float = 30.0) -> None:
+                 full_sweep: float = 30.0, backlogged: Callable[[], bool] = lambda: False,
+                 max_deferral: float = 30.0) -> None:
         self.redis = client
         self.region = region
         self.keys = RegionKeys(region)
@@ -56,6 +58,8 @@ class Judge:
         self.aggregates = RegionAggregates(client, region)
         self.interval = interval
         self.full_sweep = full_sweep
+        self.backlogged = backlogged
+        self.max_deferral = max_deferral
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -172,8 +176,13 @@ class Judge:
     def _loop(self) -> None:
         next_full = time.monotonic() + self.full_sweep
         pause = self.interval
+        last_round = time.monotonic()
         while not self._stop.wait(pause):
             started = time.monotonic()
+            if self.backlogged() and started - last_round < self.max_deferral:
+                pause = self.interval  # ingest first: a backlog is draining
+                continue
+            last_round = started
             try:
                 if time.monotonic() >= next_full:
                     next_full = time.monotonic() + self.full_sweep

@@ -39,11 +39,12 @@ class FogNode:
         self.commands = CommandCenter(self.redis, region, self.publisher, self.audit,
                                       config.command_retry)
         rules = RuleSettings(config.leak_window, config.silent_factor, config.silent_min)
-        self.judge = Judge(self.redis, region, rules, self.alerts, self.commands, self.policies,
-                           self.publisher, config.judge_interval, config.full_sweep)
         self.metrics = IngestMetrics()
         self.ingestor = Ingestor(config, self.store, self.commands.on_acks, self.metrics,
                                  on_stored=self._stored)
+        self.judge = Judge(self.redis, region, rules, self.alerts, self.commands, self.policies,
+                           self.publisher, config.judge_interval, config.full_sweep,
+                           backlogged=self.ingestor.backlogged)
 
     def _stored(self, batch: IngestBatch) -> None:
         self.judge.mark(r.meter for r in batch.readings)
