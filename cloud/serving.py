@@ -29,8 +29,7 @@ def _serve(app: Flask, sock: socket.socket, threads: int) -> None:
 
 def serve_forever(make_app: Callable[[], Flask], host: str, port: int, threads: int,
                   processes: int) -> None:
-    sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = socket.create_server((host, port), backlog=1024)  # SO_REUSEADDR on POSIX
     if processes <= 1:
         _serve(make_app(), sock, threads)
         return
