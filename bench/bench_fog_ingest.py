@@ -217,6 +217,31 @@ def fog_drain(workdir: Path, b: Service, r: Service, client: redis.Redis, count:
     }
 
 
+def steady_memory(client: redis.Redis, meters: int = 500, per_meter: int = 400
+                  ) -> tuple[float, float]:
+    """Bytes per stored reading and per meter once raw blocks are complete (the backlog
+    rounds give each meter only a few dozen readings): write ``per_meter`` readings to
+    ``meters`` meters of another region through the store, 15 s apart, and compare."""
+    from fog_node.store import IngestBatch, RegionStore
+
+    store = RegionStore(client, "memory")
+    start = time.time() - per_meter * 15
+
+    def fleet(first: int, count: int) -> None:
+        for k in range(first, first + count):
+            store.record(IngestBatch(readings=[
+                Reading(f"mem-w{m:05d}", k, start + 15 * k, Kind.WATER, 10 + k * 0.013 + m,
+                        0.0002) for m in range(meters)]), now=start + 15 * k)
+
+    used0 = int(client.info("memory")["used_memory"])
+    fleet(1, 1)
+    used1 = int(client.info("memory")["used_memory"])
+    fleet(2, per_meter - 1)
+    used2 = int(client.info("memory")["used_memory"])
+    per_reading = (used2 - used1) / (meters * (per_meter - 1))
+    return per_reading, (used1 - used0) / meters - per_reading
+
+
 def latest_seqs_ok(client: redis.Redis, meters: int, expected_seq: int) -> int:
     """How many meters do not have the expected latest seq (0 when nothing was lost)."""
     keys = RegionKeys(REGION)
@@ -276,6 +301,7 @@ def main() -> int:
             if round_no == 0:
                 mem1 = int(client.info("memory")["used_memory"])
         mem_end = int(client.info("memory")["used_memory"])
+        steady = steady_memory(client)
         paho_rate = paho_drain(b, a.paho_messages) if a.paho_messages else None
     finally:
         client.close()
@@ -302,8 +328,11 @@ def main() -> int:
     if a.rounds > 1:
         per_reading = (mem_end - mem1) / ((a.rounds - 1) * a.messages)
         per_meter_bytes = (mem1 - mem0 - per_reading * a.messages) / a.meters
-        print(f"Redis memory: {per_reading:.1f} B per stored reading (raw series and its share "
-              f"of rollups), {per_meter_bytes:,.0f} B per meter (summary, rankings, first blocks)")
+        print(f"Redis memory in the rounds above: {per_reading:.1f} B per reading (blocks still "
+              f"open keep growth room), {per_meter_bytes:,.0f} B per meter")
+    print(f"Redis memory at steady state (500 meters x 400 readings, 15 s apart): "
+          f"{steady[0]:.1f} B per stored reading (raw series, rollups), {steady[1]:,.0f} B "
+          f"per meter (summary, rankings, open block)")
     return 0
 
 

@@ -7,9 +7,9 @@ Per meter (``{m}`` the meter id)::
 
     nv:{r1}:m:{m}                 hash: the summary (latest reading, status, valve,
                                   VEE flags, leak and silence bookkeeping)
-    nv:{r1}:m:{m}:raw:{block}     sorted set: raw readings with seq // 128 == block,
-                                  score = seq, member = "seq%128:time:register:rate";
-                                  128 per key keeps the compact listpack encoding; a
+    nv:{r1}:m:{m}:raw:{block}     string: raw readings with seq // 128 == block, records
+                                  ";seq%128:time:register:rate" appended as they arrive
+                                  (APPEND costs the same however full the block is); a
                                   block expires ``raw_ttl`` after a newer block starts
     nv:{r1}:m:{m}:h:{YYYY-MM-DD}  hash: hourly rollup of that day, fields "HH" =
                                   consumption and "HHr" = last register (integer Wh or L)
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RAW_BLOCK = 128  # readings per raw key: zset-max-listpack-entries is 128 by default
+RAW_BLOCK = 128  # readings per raw key: small enough to scan for a late reading's neighbours
 
 STAT_STORED = "stored"
 STAT_DUPLICATES = "duplicates"

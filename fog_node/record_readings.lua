@@ -139,17 +139,29 @@ local function is_spike(kind, delta, dt)
   return delta / 1000 / dt > spike_limit[kind]
 end
 
+-- A block of raw readings is one string of records ";offset:time:register:rate", offset =
+-- seq % 128, appended in arrival order (APPEND costs the same however full the block).
+local function record(seq, ttext, reg, rate)
+  return ';' .. (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':' .. (rate == '-' and '' or rate)
+end
+
+-- whether a block holds a seq
+local function holds(block_text, seq)
+  return block_text ~= false and string.find(block_text, ';' .. (seq % BLOCK) .. ':', 1, true) ~= nil
+end
+
 -- the nearest stored reading before (later=false) or after a seq, in one block
-local function neighbour(key, seqtext, later)
-  local found
-  if later then
-    found = call('ZRANGEBYSCORE', key, '(' .. seqtext, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  else
-    found = call('ZREVRANGEBYSCORE', key, '(' .. seqtext, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local function neighbour(block_text, base, seq, later)
+  if not block_text then return nil end
+  local best
+  for off, t, reg in string.gmatch(block_text, ';(%d+):([^:]+):([^:]+):[^;]*') do
+    local s = base + tonumber(off)
+    if (later and s > seq and (not best or s < best.seq))
+        or (not later and s < seq and (not best or s > best.seq)) then
+      best = {seq = s, t = tonumber(t), regm = milli(reg)}
+    end
   end
-  if not found[1] then return nil end
-  local t, reg = string.match(found[1], '^%d+:([^:]+):([^:]+):')
-  return {seq = tonumber(found[2]), t = tonumber(t), regm = milli(reg)}
+  return best
 end
 
 -- VEE bookkeeping "first missing tamper spike", in one field
@@ -212,7 +224,13 @@ local function append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq
       flow = live_flow ~= '-' and live_flow or (rate == '-' and ptext or ttext)
     end
     local pblock = floor(pseq / BLOCK)
-    if block ~= pblock then call('EXPIRE', mkey .. RAWI .. pblock, raw_ttl) end
+    if block ~= pblock then
+      -- the previous block is complete: rewrite it without the room APPEND keeps for
+      -- growth (up to as much again), and start its retention
+      local previous = mkey .. RAWI .. pblock
+      local text = call('GET', previous)
+      if text then call('SET', previous, text, 'EX', raw_ttl) end
+    end
     local pp = day_of(pt)
     if live_hour ~= hour then  -- the previous reading's hour is over
       if live_acc ~= 0 then add_hourly(mkey, pt, live_acc) end
@@ -229,8 +247,7 @@ local function append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq
     if flowing then flow = ttext end
     attribute(mkey, meter, kind, t, 0, p.index, true, hour)
   end
-  call('ZADD', mkey .. RAWI .. block, seqtext, (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':'
-    .. (rate == '-' and '' or rate))
+  call('APPEND', mkey .. RAWI .. block, record(seq, ttext, reg, rate))
   call('HSET', mkey, 'last', seqtext .. ' ' .. ttext .. ' ' .. reg .. ' ' .. rate .. ' ' .. kind,
     'live', flow .. ' ' .. now .. ' ' .. interval .. ' ' .. int(hour) .. ' ' .. int(acc))
 end
@@ -240,11 +257,15 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   local seq = tonumber(seqtext)
   local block = floor(seq / BLOCK)
   local bkey = mkey .. RAWI .. block
-  if call('ZCOUNT', bkey, seqtext, seqtext) > 0 then return 'duplicate' end
+  local here = call('GET', bkey)
+  if holds(here, seq) then return 'duplicate' end
   local vee = vee_of(call('HGET', mkey, 'vee'))
   local first = vee[1] or seq
-  local pred = neighbour(bkey, seqtext, false) or neighbour(mkey .. RAWI .. (block - 1), seqtext, false)
-  local succ = neighbour(bkey, seqtext, true) or neighbour(mkey .. RAWI .. (block + 1), seqtext, true)
+  local base = block * BLOCK
+  local pred = neighbour(here, base, seq, false)
+    or neighbour(call('GET', mkey .. RAWI .. (block - 1)), base - BLOCK, seq, false)
+  local succ = neighbour(here, base, seq, true)
+    or neighbour(call('GET', mkey .. RAWI .. (block + 1)), base + BLOCK, seq, true)
   -- without both neighbours (expired, or 128+ readings missing) the link cannot be split
   if succ == nil or (pred == nil and seq > first) then return 'stale' end
   local regm = milli(reg)
@@ -266,8 +287,7 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   else
     vee[2] = math.max(0, vee[2] - 1)  -- a hole filled
   end
-  call('ZADD', bkey, seqtext, (seq % BLOCK) .. ':' .. ttext .. ':' .. reg .. ':'
-    .. (rate == '-' and '' or rate))
+  call('APPEND', bkey, record(seq, ttext, reg, rate))
   if block < floor(tonumber(latest_seq) / BLOCK) and call('TTL', bkey) == -1 then
     call('EXPIRE', bkey, raw_ttl)
   end

@@ -69,10 +69,16 @@ def _readings_blob(readings: Sequence[Reading]) -> str:
     )
 
 
-def parse_member(meter: str, kind: Kind, seq: int, member: str) -> Reading:
-    """A raw series member, ``"seq%128:time:register:rate"``, as a Reading."""
-    _, when, register, rate = member.split(":")
-    return Reading(meter, seq, float(when), kind, float(register), float(rate) if rate else None)
+def parse_block(meter: str, kind: Kind, block: int, text: str | None) -> list[Reading]:
+    """A block of raw readings, records ``;seq%128:time:register:rate`` in arrival order,
+    as Readings in seq order."""
+    readings = []
+    for record in (text or "").split(";")[1:]:
+        offset, when, register, rate = record.split(":")
+        readings.append(Reading(meter, block * RAW_BLOCK + int(offset), float(when), kind,
+                                float(register), float(rate) if rate else None))
+    readings.sort(key=lambda r: r.seq)
+    return readings
 
 
 def _float(value: str | None) -> float | None:
@@ -176,9 +182,8 @@ class RegionStore:
         block = latest_block
         # walk back block by block; a few missing blocks (gaps) do not stop the walk
         while len(readings) < limit and block >= 0 and latest_block - block < limit // 64 + 3:
-            pairs = cast(list[tuple[str, float]], self.redis.zrange(
-                self.keys.raw(meter, block), 0, -1, withscores=True))
-            readings[:0] = [parse_member(meter, kind, int(s), m) for m, s in pairs]
+            text = cast(str | None, self.redis.get(self.keys.raw(meter, block)))
+            readings[:0] = parse_block(meter, kind, block, text)
             block -= 1
         return readings[-limit:]
 
@@ -193,14 +198,13 @@ class RegionStore:
         block = latest.reading.seq // RAW_BLOCK
         misses = 0
         while block >= 0 and misses < 3:
-            pairs = cast(list[tuple[str, float]], self.redis.zrange(
-                self.keys.raw(meter, block), 0, -1, withscores=True))
+            chunk = parse_block(meter, kind, block, cast(
+                str | None, self.redis.get(self.keys.raw(meter, block))))
             block -= 1
-            if not pairs:
+            if not chunk:
                 misses += 1
                 continue
             misses = 0
-            chunk = [parse_member(meter, kind, int(s), m) for m, s in pairs]
             found[:0] = [r for r in chunk if start <= r.time < end]
             if chunk[0].time < start:
                 break

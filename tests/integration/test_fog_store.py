@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
+import warnings
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -23,6 +26,17 @@ T0 = 1_763_596_800.0  # 2025-11-20T00:00Z
 _regions = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def _collect_leaked_sockets() -> Iterator[None]:
+    """nevoa_stack.services.docker_has_image leaves a Docker client's socket open; if the
+    garbage collector finds it during a hypothesis run the ResourceWarning (an error
+    here) derails the run. Collect it first, quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    yield
+
+
 def store_for(client: redis.Redis, region: str) -> RegionStore:
     return RegionStore(client, region, Retention(raw=3600, hourly=7200, daily=10_800,
                                                  top_day=14_400, top_month=18_000))
@@ -39,7 +53,10 @@ def snapshot(client: redis.Redis, region: str) -> dict[str, object]:
     for key in client.scan_iter(f"nv:{{{region}}}:*"):
         kind = client.type(key)
         short = key.split(":", 2)[2]
-        if ":raw:" in key or kind == "stream":
+        if kind == "stream":
+            continue
+        if ":raw:" in key:  # records in arrival order: compare them as a set
+            out[short] = sorted(client.get(key).split(";"))
             continue
         if kind == "hash":
             fields = client.hgetall(key)
@@ -137,14 +154,13 @@ def test_a_late_reading_whose_neighbours_expired_is_stale_not_counted_twice(
     assert redis_client.hgetall(keys.totals) == before
 
 
-def test_raw_readings_stay_compact_and_everything_expires(redis_client: redis.Redis,
+def test_raw_readings_and_summaries_stay_compact_and_everything_expires(redis_client: redis.Redis,
                                                          region: str) -> None:
     store = store_for(redis_client, region)
     rs = [water("m1", s, T0 + 15 * s, 1.0 + s / 100, 0.001) for s in range(1, 300)]
     store.record(IngestBatch(readings=rs))
     keys = RegionKeys(region)
-    for block in (0, 1, 2):
-        assert redis_client.object("encoding", keys.raw("m1", block)) == "listpack"
+    assert len(redis_client.get(keys.raw("m1", 0))) < 128 * 36  # ~35 bytes a reading
     assert redis_client.object("encoding", keys.meter("m1")) == "listpack"
     assert redis_client.object("encoding", keys.hourly("m1", "2025-11-20")) == "listpack"
     for key in (keys.hourly("m1", "2025-11-20"), keys.top("w", "day", "2025-11-20"),
