@@ -1,4 +1,5 @@
-"""The audit log: every request made with an operator's API key, newest first.
+"""The audit log of what the utility's staff did, newest first (what is logged:
+:mod:`cloud.access`).
 
 Kept in the cloud's Redis as a capped list (``nv:cloud:audit``, JSON entries). An entry
 says who (key name and role), when, what (method, path, query), the outcome (HTTP

@@ -103,7 +103,7 @@ def test_a_viewer_reads_but_cannot_act(session_redis: RedisBinary | RedisContain
     assert client.get("/api/v1/audit", headers=viewer).status_code == 403
 
 
-def test_every_staff_request_is_audited_and_an_operator_reads_the_log(
+def test_staff_actions_and_reads_of_a_customer_are_audited_and_an_operator_reads_them(
         session_redis: RedisBinary | RedisContainer, client: FlaskClient) -> None:
     ops = api_key(session_redis.url, Role.OPERATOR, "ana-ops")
     viewer = api_key(session_redis.url, Role.VIEWER, "vera")
@@ -121,6 +121,10 @@ def test_every_staff_request_is_audited_and_an_operator_reads_the_log(
     assert policy["detail"]["changes"] == {"rationing_cap": 12.5}
     mine = client.get("/api/v1/audit?actor=vera&actions_only=true", headers=ops).json
     assert [e["actor"] for e in mine["entries"]] == ["vera"]
+    client.get("/api/v1/top", headers=viewer)  # city-wide, not personal: not logged
+    client.get("/api/v1/customers/10002/invoices", headers=viewer)  # one customer's data
+    newest = client.get("/api/v1/audit?limit=1", headers=ops).json["entries"][0]
+    assert (newest["actor"], newest["path"]) == ("vera", "/api/v1/customers/10002/invoices")
 
 
 def test_the_seed_routes_need_no_token(client: FlaskClient) -> None:
