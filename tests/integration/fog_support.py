@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import socket
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
+import pytest
 import redis
 
 from fog_node import mqtt_wire as wire
@@ -15,6 +18,17 @@ from fog_node.node import FogNode
 from nevoa_core import topics
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading, encode_pack
+
+
+@pytest.fixture(autouse=True)
+def collect_leaked_sockets() -> Iterator[None]:
+    """nevoa_stack.services.docker_has_image leaves a Docker client's socket open (when a
+    Docker engine answers); whichever test the garbage collector finds it in fails on
+    the ResourceWarning. Collect it quietly before each test (imported by the fog tests)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    yield
 
 
 def raw_publish(host: str, port: int, messages: Sequence[tuple[str, bytes]],

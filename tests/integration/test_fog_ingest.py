@@ -10,6 +10,7 @@ from fog_node.api import create_app
 from nevoa_core import topics
 from nevoa_stack.services import Service
 from tests.integration.fog_support import (
+    collect_leaked_sockets,  # noqa: F401 - autouse fixture
     fog_config,
     raw_publish,
     reading_message,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import itertools
 import random
-import warnings
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -21,20 +18,10 @@ from fog_node.store import IngestBatch, RegionStore
 from nevoa_core.kinds import Kind
 from nevoa_core.periods import Step, parse_period
 from nevoa_core.senml import Reading
+from tests.integration.fog_support import collect_leaked_sockets  # noqa: F401
 
 T0 = 1_763_596_800.0  # 2025-11-20T00:00Z
 _regions = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def _collect_leaked_sockets() -> Iterator[None]:
-    """nevoa_stack.services.docker_has_image leaves a Docker client's socket open; if the
-    garbage collector finds it during a hypothesis run the ResourceWarning (an error
-    here) derails the run. Collect it first, quietly."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-    yield
 
 
 def store_for(client: redis.Redis, region: str) -> RegionStore:
