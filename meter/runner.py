@@ -116,7 +116,8 @@ class Runner:
         for c in self.connections:
             c.schedule_first(start)
             self._wait(c)
-        self.fleet.schedule(self.clock.now())
+        self.clock.restart()  # the build took wall time: the run starts at --start
+        self.fleet.schedule(self.clock.start)
         next_sync = next_house = start
         next_report = start + (1.0 if self.live else self.progress_every)
         deadline = start + duration if duration else None

@@ -19,6 +19,10 @@ class SimClock:
             raise ValueError("the simulation speed must be positive")
         self.origin = self.monotonic()
 
+    def restart(self) -> None:
+        """Simulated time is ``start`` again now (a run's first moment)."""
+        self.origin = self.monotonic()
+
     def now(self) -> float:
         return self.start + (self.monotonic() - self.origin) * self.speed
 

@@ -92,3 +92,26 @@ def test_kill_9_never_makes_seq_repeat_and_the_will_says_offline(
     finally:
         sim.ensure_stopped()
         collector.close()
+
+
+def test_a_seeded_run_repeats_its_readings(tmp_path: Path, region: str,
+                                           session_broker: Service) -> None:
+    broker = session_broker
+    args = ("--kind", "water", "--count", "5", "--seed", "7", "--start", "2026-10-01",
+            "--speed", "3600", "--interval", "900", "--tendency", "erratic=0.4",
+            "--fault", "leak=0.2")
+    runs = []
+    for n in range(2):
+        collector = Collector(broker.host, broker.port, region, name=f"run{n}")
+        sim = Simulator(tmp_path / f"run{n}", broker.host, broker.port, region, *args)
+        sim.start()
+        try:
+            wait_until(lambda c=collector: c.count() >= 100, what="readings")
+            sim.stop()
+        finally:
+            sim.ensure_stopped()
+            collector.close()
+        runs.append(dict(collector.readings))
+    common = set(runs[0]) & set(runs[1])
+    assert len(common) >= 100
+    assert all(runs[0][k] == runs[1][k] for k in common)

@@ -127,6 +127,7 @@ class Simulator:
     """``python -m meter`` as a child process, stopped with SIGTERM (or killed)."""
 
     def __init__(self, workdir: Path, host: str, port: int, region: str, *args: str) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.summary_path = workdir / "summary.json"
         self.log_path = workdir / "meter.log"
         self.argv = [sys.executable, "-m", "meter", "--region", region, "--broker-host", host,
