@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from meter.faults import FaultOnset
 from meter.physics import Tendency
 from meter.spec import FaultRule
 from nevoa_core.ids import meter_id
@@ -73,9 +72,6 @@ class FleetConfig:
     def connect_spread(self) -> float:
         connections = self.count if self.mode is Mode.PER_METER else 1
         return max(0.2, connections / self.connect_rate)
-
-    def onsets(self) -> list[FaultOnset]:
-        return [r.onset for r in self.faults]
 
 
 def read_credentials(path: Path) -> dict[str, tuple[str, str]]:

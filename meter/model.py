@@ -81,7 +81,7 @@ class SimulatedMeter:
                        displayed(self.register), None if rate is None else round(rate, 7))
 
     def _consumption(self, now: float, draws: Draws) -> tuple[float, float | None]:
-        reports_rate = isinstance(self.profile, Physics)
+        reports_rate = self.profile.reports_rate
         if not self.valve_open:
             return 0.0, 0.0 if reports_rate else None
         if self.last_time is None:  # the first reading starts the count

@@ -22,7 +22,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from meter.draws import Draws
 from nevoa_core.kinds import Kind
@@ -118,6 +118,8 @@ class Sample:
 
 
 class Profile(Protocol):
+    reports_rate: ClassVar[bool]  # whether readings carry an instantaneous rate
+
     def sample(self, traits: Traits, start: float, end: float, draws: Draws) -> Sample:
         """Consumption over [start, end] (simulated epoch seconds) and the rate at end."""
         ...
@@ -141,6 +143,7 @@ class Physics:
     """The realistic profile of both kinds (see the module docstring)."""
 
     utc_offset_hours: float = -3.0  # local time of the daily curve (Brasília by default)
+    reports_rate: ClassVar[bool] = True
 
     def sample(self, traits: Traits, start: float, end: float, draws: Draws) -> Sample:
         if traits.kind is Kind.WATER:
@@ -181,6 +184,7 @@ class SeedConsumption:
     No instantaneous rate: 10 units a second is no power a home could draw."""
 
     max_per_second: float = 20.0
+    reports_rate: ClassVar[bool] = False
 
     def sample(self, traits: Traits, start: float, end: float, draws: Draws) -> Sample:
         seconds = max(0.0, end - start)
@@ -194,6 +198,8 @@ class SeedConsumption:
 
 class ScriptedConsumption:
     """Each period consumes the next scripted amount, then nothing (exact tests, demos)."""
+
+    reports_rate: ClassVar[bool] = False
 
     def __init__(self, amounts: Iterable[float]) -> None:
         self._amounts: Iterator[float] = iter(amounts)
