@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -160,6 +161,7 @@ def main() -> int:
         print(f"machine: load average {os.getloadavg()[0]:.1f} at the end")
     finally:
         service.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
