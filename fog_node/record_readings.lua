@@ -217,7 +217,8 @@ local function append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq
     if seq > pseq + 1 then
       vee_event(mkey, 'gap', {seq - pseq - 1, pseqtext .. '>' .. seqtext}, pseq)
     end
-    if t > pt then interval = tostring(t - pt) end
+    -- to the millisecond: 14.999999999767 would make the field too long to stay compact
+    if t > pt then interval = tostring(floor((t - pt) * 1000 + 0.5) / 1000) end
     -- leak bookkeeping: since when has water flowed without a pause
     if rate == '-' then flowing = delta > 0 end
     if flowing then
