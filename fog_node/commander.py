@@ -215,6 +215,9 @@ class CommandCenter:
             except redis.RedisError as exc:
                 log.warning("could not send due commands (Redis: %s); retrying", exc)
                 self._stop.wait(1.0)
+            except Exception:  # a bug in one round must not stop the next ones
+                log.exception("could not send due commands")
+                self._stop.wait(1.0)
 
     def start(self) -> None:
         self._thread.start()

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import redis
@@ -32,6 +32,7 @@ from nevoa_core import topics
 from nevoa_core.commands import CommandAck
 
 log = logging.getLogger("nevoa.fog.ingest")
+STORE_ERROR = "store_error"  # reject reason: a reading the store's script refused
 
 CommandAckHandler = Callable[[list[tuple[str, CommandAck]]], None]
 BatchHandler = Callable[[IngestBatch], None]
@@ -104,24 +105,37 @@ class Ingestor:
             chunks = self._take()
             if not chunks:
                 continue
-            batch = merge(chunks)
-            result = self._write_until_done(batch)
-            if result is None:
-                return  # stopping while Redis is away: nothing written, nothing acked
-            command_acks = [a for c in chunks for a in c.command_acks]
-            if command_acks and self._on_command_acks is not None:
-                self._handle_command_acks(command_acks)
-            self._acknowledge(chunks)
-            if self._on_stored is not None and batch.readings:
-                self._on_stored(batch)
-            messages = sum(c.messages for c in chunks)
-            with self._queued_lock:
-                self._queued -= messages
-                self.metrics.queued = self._queued
-            self.metrics.batch_written(
-                messages, len(batch.readings), result.stored, result.duplicates, result.stale,
-                batch.rejects, chunks[0].received,
-                max((r.time for r in batch.readings), default=None))
+            try:
+                if not self._write_chunks(chunks):
+                    return
+            except Exception:  # a bug must not end ingest: let the broker redeliver
+                log.exception("could not store %d messages; reconnecting so that the broker "
+                              "delivers them again", sum(c.messages for c in chunks))
+                with self._queued_lock:
+                    self._queued -= sum(c.messages for c in chunks)
+                self.link.drop()
+
+    def _write_chunks(self, chunks: list[Chunk]) -> bool:
+        """Store, acknowledge and account for some chunks; False when stopping first."""
+        batch = merge(chunks)
+        result = self._write_until_done(batch)
+        if result is None:
+            return False  # stopping while Redis is away: nothing written, nothing acked
+        command_acks = [a for c in chunks for a in c.command_acks]
+        if command_acks and self._on_command_acks is not None:
+            self._handle_command_acks(command_acks)
+        self._acknowledge(chunks)
+        if self._on_stored is not None and batch.readings:
+            self._on_stored(batch)
+        messages = sum(c.messages for c in chunks)
+        with self._queued_lock:
+            self._queued -= messages
+            self.metrics.queued = self._queued
+        self.metrics.batch_written(
+            messages, len(batch.readings), result.stored, result.duplicates, result.stale,
+            batch.rejects, chunks[0].received,
+            max((r.time for r in batch.readings), default=None))
+        return True
 
     def _acknowledge(self, chunks: list[Chunk]) -> None:
         by_generation: dict[int, list[int]] = defaultdict(list)
@@ -132,21 +146,52 @@ class Ingestor:
                 log.info("%d messages were stored but the connection that delivered them "
                          "is gone; the broker will redeliver them as duplicates", len(mids))
 
-    def _write_until_done(self, batch: IngestBatch) -> RecordResult | None:
+    def _write_until_done(self, batch: IngestBatch, isolating: bool = False
+                          ) -> RecordResult | None:
         """Write, retrying while Redis is away: nothing is acknowledged before it is stored."""
         delay = 0.1
         while True:
             try:
                 return self.store.record(batch)
+            except redis.ResponseError as exc:
+                if "script" in str(exc).lower():  # the script failed on this batch's data
+                    return self._isolate(batch, exc, isolating)
+                error: redis.RedisError = exc  # out of memory, read-only replica: retry
             except redis.RedisError as exc:
-                self.metrics.redis_errors += 1
-                if self._stop.is_set():
-                    log.warning("stopping with %d readings unwritten (Redis: %s); the broker "
-                                "keeps them for the next start", len(batch.readings), exc)
-                    return None
-                log.warning("Redis write failed (%s); retrying in %.1fs", exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 5.0)
+                error = exc
+            self.metrics.redis_errors += 1
+            if self._stop.is_set():
+                log.warning("stopping with %d readings unwritten (Redis: %s); the broker "
+                            "keeps them for the next start", len(batch.readings), error)
+                return None
+            log.warning("Redis write failed (%s); retrying in %.1fs", error, delay)
+            self._stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _isolate(self, batch: IngestBatch, error: Exception, isolating: bool) -> RecordResult:
+        """The store refused a batch (a bug meeting unexpected data): store what it accepts,
+        halving the batch, and count each reading it refuses as ``store_error``."""
+        if not isolating:
+            log.error("the store refused a batch of %d readings (%s); isolating the cause",
+                      len(batch.readings), error)
+        if len(batch.readings) > 1:
+            half = len(batch.readings) // 2
+            first = IngestBatch(batch.readings[:half], batch.statuses, batch.rejects)
+            results = [self._write_until_done(first, True),
+                       self._write_until_done(IngestBatch(batch.readings[half:]), True)]
+            done = [r for r in results if r is not None]
+            return RecordResult(sum(r.stored for r in done), sum(r.duplicates for r in done),
+                                sum(r.stale for r in done), sum(r.conflicts for r in done))
+        if batch.readings:
+            log.error("reading refused by the store, counted as %s: %s", STORE_ERROR,
+                      batch.readings[0])
+            rejects = Counter(batch.rejects)
+            rejects[STORE_ERROR] += 1
+            return self._write_until_done(IngestBatch([], batch.statuses, rejects), True) \
+                or RecordResult(0, 0)
+        log.error("status changes and reject counts refused by the store, dropped: %s (%s)",
+                  batch.statuses, error)
+        return RecordResult(0, 0)
 
     def _handle_command_acks(self, acks: list[tuple[str, CommandAck]]) -> None:
         assert self._on_command_acks is not None
@@ -160,6 +205,9 @@ class Ingestor:
                             len(acks), exc)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:  # a bug: the acknowledgements are lost, ingest goes on
+                log.exception("could not record %d command acknowledgements", len(acks))
+                return
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:

@@ -78,6 +78,14 @@ class IngestLink:
                 log.warning("could not send %d acknowledgements: %s", len(mids), exc)
                 return False
 
+    def drop(self) -> None:
+        """Close the connection; the thread reconnects and the broker redelivers what was
+        not acknowledged."""
+        with self._send_lock:
+            sock = self._sock
+        if sock is not None:
+            _close(sock)
+
     def pause(self) -> None:
         """Read nothing more (the broker keeps what we have not read); acks still go out."""
         self._paused.set()

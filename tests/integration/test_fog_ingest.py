@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
 
 from fog_node.api import create_app
+from fog_node.store import IngestBatch, RecordResult
 from nevoa_core import topics
 from nevoa_stack.services import Service
 from tests.integration.fog_support import (
@@ -82,3 +84,26 @@ def test_status_messages_count_meters_online_and_offline(
         client = create_app(node.services()).test_client()
         body = client.get("/api/v1/region/stats").get_json()
     assert (body["online"], body["offline"]) == (1, 2)
+
+
+def test_a_reading_the_store_refuses_is_isolated_and_counted_while_the_rest_flows(
+        session_broker: Service, session_redis: object, redis_client: redis.Redis,
+        region: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = fog_config(region, session_broker.host, session_broker.port,
+                        session_redis.url)  # type: ignore[attr-defined]
+    good = [r for m in ("a", "b", "c") for r in water_readings(m, 10, time.time() - 600)]
+    cursed = water_readings("cursed", 1, time.time() - 600)
+    with running_node(config) as node:
+        record = node.store.record
+
+        def failing_record(batch: IngestBatch, now: float | None = None) -> RecordResult:
+            if any(r.meter == "cursed" for r in batch.readings):
+                raise redis.ResponseError("user_script:42: attempt to index a nil value")
+            return record(batch, now)
+
+        monkeypatch.setattr(node.store, "record", failing_record)
+        raw_publish(session_broker.host, session_broker.port,
+                    [reading_message(region, r) for r in good[:15] + cursed + good[15:]])
+        wait_until(lambda: node.store.stats()["stored"] == 30, what="the other readings")
+        wait_until(lambda: node.store.stats()["rejected"].get("store_error") == 1,
+                   what="the refused reading counted")
