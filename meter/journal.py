@@ -314,6 +314,7 @@ class Journal:
             readings = sorted(unacknowledged.get(i, []), key=lambda r: r.seq)
             readings += list(self.ready.pop(i, ()))
             first.extend(_line(self.ids[i], r) for r in readings)
+            self.on_disk[i] = self.on_disk.get(i, 0) + len(readings)
         if first:
             numbers = [int(p.stem[4:]) for p in self.directory.glob("seg-*.log")]
             front = min(numbers, default=self._write_to) - 1

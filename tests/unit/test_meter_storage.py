@@ -107,6 +107,7 @@ def test_a_clean_stop_keeps_everything_in_order_for_the_next_run(tmp_path: Path)
     for seq in range(121, 131):
         j.add(0, reading(seq), now=11.0)  # the newest, in memory
     j.close({0: in_flight})
+    assert j.total() == 130  # what the summary reports as still waiting
     again = journal(tmp_path)
     assert again.count(0) == 130
     assert [r.seq for r in drain(again, 0)] == list(range(1, 131))
