@@ -45,11 +45,16 @@ def docker_has_image(image: str) -> bool:
         import docker
 
         client = docker.from_env(timeout=3)
+    except Exception:  # no engine, no permission: both mean "no"
+        return False
+    try:
         client.ping()
         client.images.get(image)
         return True
-    except Exception:  # no engine, no permission, no image: all mean "no"
+    except Exception:  # no answer, no image: both mean "no"
         return False
+    finally:
+        client.close()
 
 
 class Service(ABC):

@@ -103,10 +103,18 @@ class TestSeedRoutes:
         assert (status, body["consumo_excessivo"], body["excesso"]) == (200, False, 0.0)
 
     def test_the_versioned_api_gives_the_same_answers(self, stack: LocalStack) -> None:
-        status, body = http("GET", stack.cloud_url + "/api/v1/customers/10001/invoice")
+        status, login = http("POST", stack.cloud_url + "/api/v1/auth/login",
+                             {"username": "maria", "registration": "10001"})
+        assert status == 200
+        maria = {"Authorization": f"Bearer {login['token']}"}
+        api = stack.cloud_url + "/api/v1/customers"
+        status, body = http("GET", f"{api}/10001/invoice", headers=maria)
         assert status == 200 and body["amount"] == "90.00" and body["consumption"] == "30.000"
-        status, body = http("GET", stack.cloud_url + "/api/v1/customers/10001/consumption-alert")
+        status, body = http("GET", f"{api}/10001/consumption-alert", headers=maria)
         assert status == 200 and body["excessive"] is True and body["excess"] == "20.000"
+        # her token opens her data only; without one, nothing
+        assert http("GET", f"{api}/10002/invoice", headers=maria)[0] == 403
+        assert http("GET", f"{api}/10001/invoice")[0] == 401
 
     def test_unknown_customer_is_404(self, stack: LocalStack) -> None:
         for route in ("/medicoes/ultima-medicao", "/gerar-fatura", "/alerta-consumo"):
