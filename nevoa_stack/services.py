@@ -107,9 +107,13 @@ class MosquittoBinary(_BinaryService):
         conf = self.workdir / "mosquitto.conf"
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
+        # Started as root, Mosquitto drops to the `mosquitto` user, which cannot write a
+        # data directory under root's private temp dirs: it would then persist nothing.
+        # This broker only listens on loopback, so it keeps the starting user.
+        stay = "user root\n" if os.geteuid() == 0 else ""
         conf.write_text(
             MOSQUITTO_DEV_CONF.read_text()
-            + f"\nlistener {self.port} {self.host}\npersistence_location {data}/\n"
+            + f"\nlistener {self.port} {self.host}\npersistence_location {data}/\n{stay}"
         )
         binary = find_binary("mosquitto")
         if binary is None:
