@@ -187,7 +187,7 @@ def _config(p: argparse.ArgumentParser, a: argparse.Namespace) -> FleetConfig:
         p.error("--start must be between 2000 and 2100")
     state_dir = a.state_dir or (a.state_file.with_suffix("") if a.state_file else None) \
         or Path("meter-state") / f"{meter_id(region, kind.spec.letter, first)}-{count}"
-    return FleetConfig(
+    config = FleetConfig(
         region=region, region_number=number, kind=kind, first_index=first, count=count,
         interval=a.interval, speed=a.speed, start=start, utc_offset=a.utc_offset,
         seed=None if a.seed < 0 else a.seed, profile=a.profile, tendency_mix=mix,
@@ -196,6 +196,15 @@ def _config(p: argparse.ArgumentParser, a: argparse.Namespace) -> FleetConfig:
         password=a.password, credentials=credentials, window=a.window,
         connect_rate=a.connect_rate, state_dir=state_dir, buffer_limit=a.buffer_limit,
         pack_size=a.pack_size, duration=a.duration, progress_every=a.progress)
+    if credentials and config.mode is Mode.PER_METER:
+        # a meter without its own account would be refused by the broker forever
+        missing = [meter_id(region, kind.spec.letter, i) for i in config.indexes
+                   if meter_id(region, kind.spec.letter, i) not in credentials]
+        if missing:
+            p.error(f"{a.credentials} has no account for {len(missing)} of these meters "
+                    f"(first: {', '.join(missing[:3])}); regenerate it with "
+                    "broker/gen_accounts.py for this fleet")
+    return config
 
 
 def export(config: FleetConfig, targets: list[str]) -> None:
