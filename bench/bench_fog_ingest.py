@@ -5,7 +5,7 @@ into Redis, next to a bare subscriber (no storage) on the same broker in the sam
     .venv/bin/python bench/bench_fog_ingest.py --messages 50000 --rounds 1   # quicker
 
 It starts its own Mosquitto and Redis (nevoa_stack.services; Redis with AOF and fsync
-always, as ``make run`` runs it). Each round publishes ``--messages`` single-reading
+every second, as ``make run`` runs it). Each round publishes ``--messages`` single-reading
 SenML packs (QoS 1, ``--meters`` water meters with flow) while the bare subscriber's
 and the fog node's persistent sessions are offline, so the whole backlog waits in the
 broker; then the bare subscriber drains it (PUBACK per read, nothing else), then a real
@@ -275,7 +275,7 @@ def main() -> int:
     broker_pid = broker_process.pid if broker_process is not None else None
     print(f"== fog ingest: {a.messages:,} QoS 1 readings backlog x {a.rounds} rounds, "
           f"{a.meters:,} meters, {os.cpu_count()} cores, Redis "
-          f"{'without persistence' if a.no_aof else 'AOF fsync always'}")
+          f"{'without persistence' if a.no_aof else 'AOF fsync everysec'}")
     rows = []
     try:
         create_session(b, "bench-bare", topics.region_filter(REGION, topics.Channel.READING))

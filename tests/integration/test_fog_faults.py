@@ -1,8 +1,8 @@
 """Fault injection: kill -9 the fog node mid-stream, kill -9 Redis mid-stream.
 
 Either way every reading ends up stored exactly once: the broker keeps what was not
-acknowledged in the fog's persistent session, Redis (AOF, fsync always) keeps what
-was, and the store's idempotence by (meter, seq) absorbs the redeliveries.
+acknowledged in the fog's persistent session, Redis (AOF written before it replies,
+fsync every second) keeps what was, and the store's idempotence by (meter, seq) absorbs the redeliveries.
 """
 
 from __future__ import annotations
