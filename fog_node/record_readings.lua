@@ -12,7 +12,8 @@
 -- of a later hour arrives. A day is closed the same way: its daily rollup (sum of its
 -- hours, last register) is written once, then kept up to date by late readings. The
 -- open hour and day are completed at query time from the summary (fog_node/rollups.py).
--- So an in-order reading costs five writes: summary, raw series, two rankings.
+-- So an in-order reading costs five writes: summary, raw series, two rankings (the
+-- ranking increments are summed per meter over the batch and written at its end).
 --
 -- ARGV[1..10]  key layout (fog_node.keys.RegionKeys.ingest_layout)
 -- ARGV[11..18] now, raw_ttl, hourly_ttl, daily_ttl, top_day_ttl, top_month_ttl,
@@ -71,6 +72,21 @@ local function hour_of(t) return HH[floor(t / 3600) % 24] end
 
 local totals, touched = {}, {}
 
+-- ranking increments summed per (ranking, meter) over the batch and applied once at the
+-- end (below): a meter with several readings in a batch (a backlog pack) is written once
+-- per ranking, not once per reading. Sums commute, so the result is the same in any order.
+local ranked, ranked_order = {}, {}
+local function rank(key, meter, delta, ttl)
+  local per = ranked[key]
+  if not per then
+    per = {}
+    ranked[key] = per
+    ranked_order[#ranked_order + 1] = key
+    touched[key] = ttl
+  end
+  per[meter] = (per[meter] or 0) + delta
+end
+
 -- an integer as text; tostring is exact below 1e14 and much cheaper than string.format
 local function int(n)
   if n < 1e14 and n > -1e14 then return tostring(n) end
@@ -125,9 +141,8 @@ local function attribute(mkey, meter, kind, t, delta, latest_day, touch, open_ho
     end
   end
   if delta == 0 and not touch then return acc end
-  call('ZINCRBY', p.top_day[kind], -delta, meter)
-  call('ZINCRBY', p.top_month[kind], -delta, meter)
-  touched[p.top_day[kind]], touched[p.top_month[kind]] = top_day_ttl, top_month_ttl
+  rank(p.top_day[kind], meter, delta, top_day_ttl)
+  rank(p.top_month[kind], meter, delta, top_month_ttl)
   local f1, f2 = p.day_field[kind], p.month_field[kind]
   totals[f1], totals[f2] = (totals[f1] or 0) + delta, (totals[f2] or 0) + delta
   return acc
@@ -343,6 +358,30 @@ for meter, seqtext, ttext, reg, rate, kind in
   end
 end
 
+-- each ranking: its meters' scores read in one ZMSCORE and written in one ZADD (chunks
+-- of RANK_CHUNK meters), instead of a ZINCRBY per meter: a redis.call and a logged command
+-- cost more than the sorted-set update itself. Scores are integers (exact as doubles).
+local RANK_CHUNK = 1000
+local function flush_ranking(key, meters, deltas)
+  local scores = call('ZMSCORE', key, unpack(meters))
+  local args = {}
+  for i = 1, #meters do
+    args[2 * i - 1] = int((tonumber(scores[i]) or 0) - deltas[i])
+    args[2 * i] = meters[i]
+  end
+  call('ZADD', key, unpack(args))
+end
+for _, key in ipairs(ranked_order) do
+  local meters, deltas = {}, {}
+  for meter, delta in pairs(ranked[key]) do
+    meters[#meters + 1], deltas[#deltas + 1] = meter, delta
+    if #meters == RANK_CHUNK then
+      flush_ranking(key, meters, deltas)
+      meters, deltas = {}, {}
+    end
+  end
+  if #meters > 0 then flush_ranking(key, meters, deltas) end
+end
 for key, ttl in pairs(touched) do call('EXPIRE', key, ttl) end
 for field, delta in pairs(totals) do
   if delta ~= 0 then call('HINCRBY', TOTALS, field, delta) end

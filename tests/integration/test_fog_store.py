@@ -201,3 +201,22 @@ def test_many_small_increments_do_not_drift(redis_client: redis.Redis, region: s
     store.record(IngestBatch(readings=rs))
     top = RegionAggregates(redis_client, region).top(Kind.WATER, parse_period("day:2025-11-20"), 1)
     assert top == [("m1", round(999 * amount, 3))]
+
+
+def test_rankings_of_a_batch_larger_than_one_write_chunk_are_exact(redis_client: redis.Redis,
+                                                                   region: str) -> None:
+    # the script writes a ranking in chunks of 1,000 meters: 2,500 meters, 3 readings each,
+    # in two batches, the second with each meter twice
+    store = store_for(redis_client, region)
+    meters = [f"m{i:04d}" for i in range(2500)]
+    store.record(IngestBatch(readings=[water(m, 1, T0 + 10, 100.0) for m in meters]))
+    second = [water(m, s, T0 + 10 * s, 100.0 + (s - 1) * (i % 7) * 0.5)
+              for s in (2, 3) for i, m in enumerate(meters)]
+    random.Random(3).shuffle(second)
+    assert store.record(IngestBatch(readings=second)).stored == 5000
+    aggregates = RegionAggregates(redis_client, region)
+    day, month = parse_period("day:2025-11-20"), parse_period("month:2025-11")
+    for period in (day, month):
+        top = aggregates.top(Kind.WATER, period, 2500)
+        assert dict(top) == {m: (i % 7) * 1.0 for i, m in enumerate(meters)}
+        assert aggregates.stats(Kind.WATER, period).total == sum((i % 7) * 1.0 for i in range(2500))
