@@ -14,7 +14,7 @@ from nevoa_core.kinds import Kind
 from nevoa_core.periods import InvalidPeriod, Period, Step, parse_period, period_containing
 
 MAX_TOP = 1000
-DEFAULT_KIND = Kind.WATER
+KIND_LABELS = ", ".join(k.label for k in Kind)
 
 bp = Blueprint("fog_region", __name__, url_prefix="/api/v1")
 
@@ -34,13 +34,15 @@ def _period() -> Period:
 
 
 def _kind() -> Kind:
+    """The required ``kind``: a region's rankings and means are per kind, and a silent
+    default would answer a question the caller did not ask."""
     label = request.args.get("kind")
     if label is None:
-        return DEFAULT_KIND
+        abort(400, description=f"kind is required: one of {KIND_LABELS}")
     try:
         return Kind.from_label(label)
-    except ValueError as exc:
-        abort(400, description=str(exc))
+    except ValueError:
+        abort(400, description=f"unknown kind {label!r}: one of {KIND_LABELS}")
 
 
 def _stats_json(stats: RegionStats) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def test_latest_readings_rollups_flags(client: FlaskClient) -> None:
 
 
 def test_region_stats_and_top(client: FlaskClient, fog: FogServices) -> None:
-    stats = client.get(f"/api/v1/region/stats?period=day:{DAY}").get_json()
+    stats = client.get(f"/api/v1/region/stats?period=day:{DAY}&kind=water").get_json()
     assert stats["period"] == f"day:{DAY}" and stats["kind"] == "water"
     assert (stats["meters"], stats["total"], stats["mean"], stats["median"]) == (2, 4.0, 2.0, 2.0)
     assert (stats["online"], stats["offline"], stats["meters_in_region"]) == (1, 0, 3)
@@ -124,6 +124,8 @@ def test_policy_and_commands_and_audit(client: FlaskClient) -> None:
     ("GET", "/api/v1/region/stats?period=day:2026-13-01", None, 400),
     ("GET", "/api/v1/region/stats?period=hour:2026-11-20T13", None, 400),
     ("GET", "/api/v1/top?kind=gas", None, 400),
+    ("GET", "/api/v1/top", None, 400),
+    ("GET", "/api/v1/region/stats", None, 400),
     ("GET", "/api/v1/top?n=100000", None, 400),
     ("GET", "/api/v1/alerts?state=maybe", None, 400),
     ("POST", "/api/v1/alerts/a-nothing/ack", {"by": "x"}, 404),
@@ -146,3 +148,13 @@ def test_bad_requests_get_a_json_error_and_change_nothing(
     assert error["status"] == status and error["error"]
     assert client.get("/api/v1/policy").get_json() == before
     assert client.get("/api/v1/audit").get_json()["entries"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/top", "/api/v1/region/stats?period=day:2026-11-20",
+                                  "/api/v1/top?kind=gas"])
+def test_region_aggregates_need_a_kind_and_the_error_names_the_allowed_ones(
+        client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert "kind" in error and "electricity" in error and "water" in error

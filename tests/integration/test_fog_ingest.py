@@ -82,7 +82,7 @@ def test_status_messages_count_meters_online_and_offline(
         wait_until(lambda: node.store.stats()["stored"] == 0 and
                    node.store.redis.scard(node.store.keys.offline) == 2, what="statuses")
         client = create_app(node.services()).test_client()
-        body = client.get("/api/v1/region/stats").get_json()
+        body = client.get("/api/v1/region/stats?kind=water").get_json()
     assert (body["online"], body["offline"]) == (1, 2)
 
 
