@@ -18,15 +18,21 @@
 -- ARGV[1..10]  key layout (fog_node.keys.RegionKeys.ingest_layout)
 -- ARGV[11..18] now, raw_ttl, hourly_ttl, daily_ttl, top_day_ttl, top_month_ttl,
 --              spike limit electricity, spike limit water (register units per second)
--- ARGV[19] readings: lines "meter seq time register rate kind" (rate "-" when absent)
--- ARGV[20] statuses: lines "meter online|offline time"
--- ARGV[21] rejects: lines "reason count"
+-- ARGV[19..22] register modulus (integer Wh or L: a drop from above 90 % of it to below
+--              10 % is a rollover), stuck_after (readings), register units per second
+--              per unit of rate, electricity and water (nevoa_core.vee)
+-- ARGV[23] readings: lines "meter seq time register rate kind" (rate "-" when absent)
+-- ARGV[24] statuses: lines "meter online|offline time"
+-- ARGV[25] rejects: lines "reason count"
 -- Returns {stored, duplicates, stale, conflicts}.
 local MP, RAWI, HI, DI, TOPP, TOTALS, METERS, STATS, ONLINE, OFFLINE = unpack(ARGV, 1, 10)
 local now = ARGV[11]
 local raw_ttl, hourly_ttl, daily_ttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local top_day_ttl, top_month_ttl = tonumber(ARGV[15]), tonumber(ARGV[16])
 local spike_limit = {e = tonumber(ARGV[17]), w = tonumber(ARGV[18])}
+local MODULUS, STUCK_AFTER = tonumber(ARGV[19]), tonumber(ARGV[20])
+local ROLL_HIGH, ROLL_LOW = 0.9 * MODULUS, 0.1 * MODULUS
+local rate_milli = {e = tonumber(ARGV[21]) * 1000, w = tonumber(ARGV[22]) * 1000}
 local BLOCK = 128
 local call, floor = redis.call, math.floor
 
@@ -148,6 +154,16 @@ local function attribute(mkey, meter, kind, t, delta, latest_day, touch, open_ho
   return acc
 end
 
+-- consumption between two consecutive registers (integer Wh or L) and whether the
+-- register went backwards: a drop from above 90 % of the modulus to below 10 % of it is
+-- a rollover (new + modulus - old), not tampering
+local function consumed(pregm, regm)
+  local d = regm - pregm
+  if d >= 0 then return d, false end
+  if pregm > ROLL_HIGH and regm < ROLL_LOW then return d + MODULUS, false end
+  return 0, true
+end
+
 local function is_spike(kind, delta, dt)
   if delta <= 0 then return false end
   if dt <= 0 then return true end
@@ -179,20 +195,25 @@ local function neighbour(block_text, base, seq, later)
   return best
 end
 
--- VEE bookkeeping "first missing tamper spike", in one field
+-- VEE bookkeeping "first missing tamper spike stuck", in one field (stuck may be absent)
 local function vee_of(s)
-  local first, miss, tamper, spike = string.match(s or '', '^(%d+) (%d+) (%d+) (%d+)$')
-  return {tonumber(first), tonumber(miss) or 0, tonumber(tamper) or 0, tonumber(spike) or 0}
+  local first, miss, tamper, spike, stuck =
+    string.match(s or '', '^(%d+) (%d+) (%d+) (%d+) ?(%d*)$')
+  return {tonumber(first), tonumber(miss) or 0, tonumber(tamper) or 0, tonumber(spike) or 0,
+          tonumber(stuck) or 0}
 end
-local function vee_text(v) return string.format('%.0f %.0f %.0f %.0f', v[1], v[2], v[3], v[4]) end
+local function vee_text(v)
+  return string.format('%.0f %.0f %.0f %.0f %.0f', v[1], v[2], v[3], v[4], v[5])
+end
 
--- note VEE events: the counts "first missing tamper spike" and the event's detail
+-- note VEE events: the counts "first missing tamper spike stuck" and the event's detail
 local function vee_event(mkey, what, detail, first)
   local vee = vee_of(call('HGET', mkey, 'vee'))
   vee[1] = vee[1] or first
   if what == 'gap' then vee[2] = vee[2] + detail[1] end
   if what == 'tamper' then vee[3] = vee[3] + 1 end
   if what == 'spike' then vee[4] = vee[4] + 1 end
+  if what == 'stuck' then vee[5] = vee[5] + 1 end
   call('HSET', mkey, 'vee', vee_text(vee), what .. '_at', detail[2])
 end
 
@@ -207,23 +228,32 @@ end
 
 -- a reading newer than every stored one of its meter (or its first): the common case;
 -- pseqtext, ptext, preg: the latest one's texts (nil for a first reading); livetext:
--- the summary's live field
+-- the summary's live field; stilltext: its "still" field, the stuck run (nevoa_core.vee)
 local function append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseqtext, ptext,
-                      preg, livetext)
+                      preg, livetext, stilltext)
   local regm = milli(reg)
   local block = floor(seq / BLOCK)
   local hour = floor(t / 3600)
   local delta, flow, interval, acc = 0, '-', '-', 0
+  local run, new_run = tonumber(stilltext) or 0, 0
   local flowing = rate ~= '-' and tonumber(rate) > 0
   local p = day_of(t)
   if pseqtext then
     local live_flow, live_hour, live_acc = parse_live(livetext)
     local pseq, pt, pregm = tonumber(pseqtext), tonumber(ptext), milli(preg)
-    delta = regm - pregm
-    if delta < 0 then
+    local tampered
+    delta, tampered = consumed(pregm, regm)
+    if tampered then
       vee_event(mkey, 'tamper', {0, pseqtext .. '>' .. seqtext .. ' register ' .. preg .. '>' .. reg},
         pseq)
-      delta = 0
+    end
+    -- stuck: the register repeats itself while the rate says it should have moved
+    if regm == pregm and rate ~= '-' then
+      local expected = tonumber(rate) * rate_milli[kind] * (t - pt)
+      if expected >= 1 then new_run = run + 1 elseif expected > 0 then new_run = run end
+    end
+    if new_run == STUCK_AFTER and run ~= STUCK_AFTER then
+      vee_event(mkey, 'stuck', {0, pseqtext .. '>' .. seqtext .. ' register ' .. reg}, pseq)
     end
     if delta > 0 and is_spike(kind, delta, t - pt) then
       vee_event(mkey, 'spike', {0, pseqtext .. '>' .. seqtext .. ' ' .. delta .. ' in '
@@ -259,13 +289,18 @@ local function append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq
       pp.index ~= p.index, hour)
   else
     call('SADD', METERS, meter)
-    call('HSET', mkey, 'vee', seqtext .. ' 0 0 0')
+    call('HSET', mkey, 'vee', seqtext .. ' 0 0 0 0')
     if flowing then flow = ttext end
     attribute(mkey, meter, kind, t, 0, p.index, true, hour)
   end
   call('APPEND', mkey .. RAWI .. block, record(seq, ttext, reg, rate))
-  call('HSET', mkey, 'last', seqtext .. ' ' .. ttext .. ' ' .. reg .. ' ' .. rate .. ' ' .. kind,
-    'live', flow .. ' ' .. now .. ' ' .. interval .. ' ' .. int(hour) .. ' ' .. int(acc))
+  local last = seqtext .. ' ' .. ttext .. ' ' .. reg .. ' ' .. rate .. ' ' .. kind
+  local live = flow .. ' ' .. now .. ' ' .. interval .. ' ' .. int(hour) .. ' ' .. int(acc)
+  if new_run ~= run then
+    call('HSET', mkey, 'last', last, 'live', live, 'still', new_run)
+  else
+    call('HSET', mkey, 'last', last, 'live', live)
+  end
 end
 
 -- a reading older than the meter's latest: fill the hole it left, or refuse it as stale
@@ -289,14 +324,16 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   local latest_day = day_of(tonumber(latest_t)).index
   local _, live_hour, live_acc = parse_live(livetext)
   local before, old_link = 0, 0
+  local tampered
   if pred then
-    before = regm - pred.regm
-    old_link = math.max(0, succ.regm - pred.regm)
-    if before < 0 then vee[3] = vee[3] + 1; before = 0 end
+    before, tampered = consumed(pred.regm, regm)
+    old_link = consumed(pred.regm, succ.regm)
+    if tampered then vee[3] = vee[3] + 1 end
     if is_spike(kind, before, t - pred.t) then vee[4] = vee[4] + 1 end
   end
-  local after = succ.regm - regm
-  if after < 0 then vee[3] = vee[3] + 1; after = 0 end
+  local after
+  after, tampered = consumed(regm, succ.regm)
+  if tampered then vee[3] = vee[3] + 1 end
   if is_spike(kind, after, succ.t - t) then vee[4] = vee[4] + 1 end
   if seq < first then
     vee[1], vee[2] = seq, vee[2] + first - seq - 1
@@ -325,11 +362,11 @@ end
 
 local stored, duplicates, stale, conflicts = 0, 0, 0, 0
 for meter, seqtext, ttext, reg, rate, kind in
-    string.gmatch(ARGV[19], '(%S+) (%d+) (%S+) (%S+) (%S+) (%a)') do
+    string.gmatch(ARGV[23], '(%S+) (%d+) (%S+) (%S+) (%S+) (%a)') do
   local seq = tonumber(seqtext)
   local t = tonumber(ttext)
   local mkey = MP .. meter
-  local found = call('HMGET', mkey, 'last', 'live')
+  local found = call('HMGET', mkey, 'last', 'live', 'still')
   local last, livetext = found[1], found[2]
   local outcome = 'stored'
   if not last then
@@ -340,7 +377,8 @@ for meter, seqtext, ttext, reg, rate, kind in
     if pkind ~= kind then
       outcome = 'conflict'  -- a meter id already used by a meter of the other kind
     elseif seq > latest then
-      append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq, ptime, preg, livetext)
+      append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq, ptime, preg, livetext,
+        found[3])
     elseif seq == latest then
       outcome = 'duplicate'
     else
@@ -387,7 +425,7 @@ for field, delta in pairs(totals) do
   if delta ~= 0 then call('HINCRBY', TOTALS, field, delta) end
 end
 
-for meter, status, t in string.gmatch(ARGV[20], '(%S+) (%a+) (%S+)') do
+for meter, status, t in string.gmatch(ARGV[24], '(%S+) (%a+) (%S+)') do
   call('HSET', MP .. meter, 'status', status, 'status_time', t)
   if status == 'online' then
     call('SADD', ONLINE, meter); call('SREM', OFFLINE, meter)
@@ -396,7 +434,7 @@ for meter, status, t in string.gmatch(ARGV[20], '(%S+) (%a+) (%S+)') do
   end
 end
 
-for reason, count in string.gmatch(ARGV[21], '(%S+) (%d+)') do
+for reason, count in string.gmatch(ARGV[25], '(%S+) (%d+)') do
   call('HINCRBY', STATS, 'rejected:' .. reason, count)
 end
 if conflicts > 0 then call('HINCRBY', STATS, 'rejected:kind_conflict', conflicts) end

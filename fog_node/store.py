@@ -24,9 +24,15 @@ from fog_node.keys import (
     STAT_STORED,
     RegionKeys,
 )
-from nevoa_core.kinds import Kind
+from nevoa_core.kinds import REGISTER_MODULUS, Kind
 from nevoa_core.senml import Reading
-from nevoa_core.vee import Flags, flags_from_summary, spike_limit
+from nevoa_core.vee import (
+    STUCK_AFTER,
+    Flags,
+    flags_from_summary,
+    rate_to_register_per_second,
+    spike_limit,
+)
 
 KIND_BY_LETTER = {k.spec.letter: k for k in Kind}
 
@@ -132,6 +138,8 @@ class RegionStore:
         self._settings = [
             retention.raw, retention.hourly, retention.daily, retention.top_day,
             retention.top_month, spike_limit(Kind.ELECTRICITY), spike_limit(Kind.WATER),
+            round(REGISTER_MODULUS * 1000), STUCK_AFTER,
+            rate_to_register_per_second(Kind.ELECTRICITY), rate_to_register_per_second(Kind.WATER),
         ]
         source = resources.files("fog_node").joinpath("record_readings.lua").read_text()
         self._record_script = client.register_script(source)

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from nevoa_core.kinds import Kind
+from nevoa_core.kinds import REGISTER_MODULUS, Kind
 
 
 class Fault(str, Enum):
@@ -49,7 +49,7 @@ LEAK_FLOW_M3S = 5e-6
 LEAK_POWER_W = 150.0
 TAMPER_ROLLBACK_FRACTION = 0.1
 TAMPER_MIN_ROLLBACK = 1.0
-ROLLOVER_MODULUS = 100_000.0
+ROLLOVER_MODULUS = REGISTER_MODULUS
 ROLLOVER_READINGS_BEFORE_WRAP = 5  # a rollover meter starts this many periods below it
 CLOCK_DRIFT_RATE = 0.01
 # generous consumption per simulated second, to start a rollover meter below the wrap

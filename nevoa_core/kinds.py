@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+# Registers are 5-digit counters (both kinds): after 99,999.999 a register shows 0 again.
+# The meter simulator wraps at it (meter/faults.py); the fog counts a wrap as consumption.
+REGISTER_MODULUS = 100_000.0
+
 
 @dataclass(frozen=True, slots=True)
 class KindSpec:

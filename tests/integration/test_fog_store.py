@@ -220,3 +220,40 @@ def test_rankings_of_a_batch_larger_than_one_write_chunk_are_exact(redis_client:
         top = aggregates.top(Kind.WATER, period, 2500)
         assert dict(top) == {m: (i % 7) * 1.0 for i, m in enumerate(meters)}
         assert aggregates.stats(Kind.WATER, period).total == sum((i % 7) * 1.0 for i in range(2500))
+
+
+def test_a_register_rollover_is_consumption_not_tamper_in_any_arrival_order(
+        redis_client: redis.Redis) -> None:
+    readings = [water("m1", 1, T0 + 60, 99_999.5), water("m1", 2, T0 + 120, 99_999.9),
+                water("m1", 3, T0 + 180, 0.25), water("m1", 4, T0 + 240, 0.5)]
+    in_order, late = f"a{next(_regions)}", f"b{next(_regions)}"
+    store_for(redis_client, in_order).record(IngestBatch(readings=readings))
+    store = store_for(redis_client, late)
+    store.record(IngestBatch(readings=[readings[0], readings[3]]))
+    store.record(IngestBatch(readings=[readings[2], readings[1]]))  # late, across the wrap
+    for region in (in_order, late):
+        flags = store_for(redis_client, region).summary("m1").flags  # type: ignore[union-attr]
+        assert (flags.tamper, flags.spike) == (0, 0), region
+        top = RegionAggregates(redis_client, region).top(
+            Kind.WATER, parse_period("day:2025-11-20"), 1)
+        assert top == [("m1", 1.0)], region
+    assert snapshot(redis_client, late) == snapshot(redis_client, in_order)
+
+
+def test_a_register_that_does_not_move_while_the_meter_reports_flow_is_stuck(
+        redis_client: redis.Redis, region: str) -> None:
+    store = store_for(redis_client, region)
+    # 0.001 m3/s over 60 s should move the register by 60 L: three repeats in a row
+    rs = [water("m1", 1, T0, 10.0, 0.001)] + [
+        water("m1", s, T0 + 60 * (s - 1), 10.0, 0.001) for s in range(2, 6)]
+    store.record(IngestBatch(readings=rs[:3]))
+    assert store.summary("m1").flags.stuck == 0  # type: ignore[union-attr]
+    store.record(IngestBatch(readings=rs[3:]))
+    flags = store.summary("m1").flags  # type: ignore[union-attr]
+    assert flags.stuck == 1 and flags.as_json()["stuck"] is True  # once per run
+    # no flow while the register stands still is not stuck; a moving register ends a run
+    quiet = [water("m2", s, T0 + 60 * s, 10.0, 0.0) for s in range(1, 8)]
+    store.record(IngestBatch(readings=quiet))
+    assert store.summary("m2").flags.stuck == 0  # type: ignore[union-attr]
+    store.record(IngestBatch(readings=[water("m1", 6, T0 + 300, 10.5, 0.001)]))
+    assert store.summary("m1").flags.stuck == 1  # type: ignore[union-attr]

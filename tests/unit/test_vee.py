@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from nevoa_core.kinds import Kind
-from nevoa_core.vee import flags_from_summary, is_spike, is_tamper, missing_between, spike_limit
+import pytest
+
+from meter.faults import ROLLOVER_MODULUS
+from nevoa_core.kinds import REGISTER_MODULUS, Kind
+from nevoa_core.vee import (
+    STUCK_AFTER,
+    consumed,
+    flags_from_summary,
+    is_rollover,
+    is_spike,
+    is_tamper,
+    missing_between,
+    spike_limit,
+    stuck_step,
+)
 
 
 def test_spike_limits_follow_the_physical_maximum_rates() -> None:
@@ -31,3 +44,37 @@ def test_flags_read_from_the_summary() -> None:
     assert body["tamper"] and body["gap"] and not body["spike"]
     assert any("4>5" in d for d in body["details"])
     assert not flags_from_summary({}).any
+
+
+def test_a_wrap_of_the_register_is_a_rollover_not_tamper() -> None:
+    assert REGISTER_MODULUS == 100_000.0
+    assert is_rollover(99_999.5, 0.25) and not is_tamper(99_999.5, 0.25)
+    assert consumed(99_999.5, 0.25) == pytest.approx(0.75)
+    # a drop that is not from the top of the register to its bottom stays tamper
+    assert is_tamper(50_000.0, 100.0) and consumed(50_000.0, 100.0) == 0.0
+    assert is_tamper(95_000.0, 20_000.0) and not is_rollover(95_000.0, 20_000.0)
+    assert consumed(10.0, 12.5) == 2.5
+
+
+def test_the_meter_simulator_wraps_at_the_domain_modulus() -> None:
+    assert ROLLOVER_MODULUS == REGISTER_MODULUS  # one fact, stated in nevoa_core.kinds
+
+
+def test_a_stuck_run_counts_readings_whose_rate_should_have_moved_the_register() -> None:
+    run = 0
+    for _ in range(STUCK_AFTER):
+        run = stuck_step(run, Kind.ELECTRICITY, 12.5, 12.5, 400.0, 900.0)  # 100 Wh expected
+    assert run == STUCK_AFTER
+    # a rate too small to move the last digit yet neither counts nor breaks the run
+    assert stuck_step(2, Kind.ELECTRICITY, 12.5, 12.5, 1.0, 15.0) == 2
+    assert stuck_step(2, Kind.WATER, 1.0, 1.0, 0.0, 900.0) == 0  # no flow: not stuck
+    assert stuck_step(2, Kind.WATER, 1.0, 1.0, None, 900.0) == 0
+    assert stuck_step(2, Kind.WATER, 1.0, 1.001, 0.001, 900.0) == 0  # it moved
+
+
+def test_stuck_flags_read_from_the_summary_old_four_field_summaries_too() -> None:
+    old = flags_from_summary({"vee": "1 0 0 0"})
+    assert old.stuck == 0 and old.as_json()["stuck"] is False
+    flags = flags_from_summary({"vee": "1 0 0 0 2", "stuck_at": "7>8 register 12.5"})
+    assert flags.any and flags.as_json()["stuck"] is True
+    assert flags.as_json()["counts"]["stuck"] == 2 and "stuck" in flags.details[0]
