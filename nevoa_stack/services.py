@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 from abc import ABC, abstractmethod
 from functools import cache
 from pathlib import Path
@@ -41,20 +42,16 @@ def docker_has_image(image: str) -> bool:
     """True when a Docker engine answers and already holds ``image``."""
     if os.environ.get("NEVOA_NO_CONTAINERS"):
         return False
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-    except Exception:  # no engine, no permission: both mean "no"
+    docker = shutil.which("docker")
+    if docker is None:
         return False
+    # The CLI, not docker-py: one short-lived process, no client socket left open.
     try:
-        client.ping()
-        client.images.get(image)
-        return True
-    except Exception:  # no answer, no image: both mean "no"
+        probe = subprocess.run([docker, "image", "inspect", "--format", "{{.Id}}", image],
+                               capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):  # no engine answering in time means "no"
         return False
-    finally:
-        client.close()
+    return probe.returncode == 0
 
 
 class Service(ABC):

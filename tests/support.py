@@ -6,8 +6,16 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from nevoa_stack.processes import free_port
+from nevoa_stack.stack import LocalStack
 
 T = TypeVar("T")
 
@@ -42,3 +50,33 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+def publish_qos1(host: str, port: int, messages: Iterable[tuple[str, bytes]],
+                 client_id: str = "nevoa-test-publisher", timeout: float = 10.0) -> None:
+    """Publish each (topic, payload) at QoS 1 and return once the broker acknowledged all."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(timeout)
+            assert info.is_published(), "the broker did not acknowledge a reading"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@contextmanager
+def two_region_stack(workdir: Path, demo_meters_per_region: int) -> Iterator[LocalStack]:
+    """Regions r1 and r2 (Mosquitto, Redis, fog node each) and the cloud, with demo
+    customers but no meter fleet: the test publishes the readings it needs."""
+    stack = LocalStack(workdir, ["r1", "r2"], cloud_port=free_port())
+    try:
+        for region in stack.regions:
+            stack.start_region(region)
+        stack.start_cloud(demo_meters_per_region=demo_meters_per_region)
+        yield stack
+    finally:
+        stack.stop()

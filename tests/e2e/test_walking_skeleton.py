@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from meter.link import LinkConfig, MqttLink
 from meter.model import ScriptedConsumption, SimulatedMeter
 from nevoa_core import topics
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading, encode_pack
-from nevoa_stack.processes import free_port
 from nevoa_stack.stack import LocalStack
-from tests.support import http, wait_until
+from tests.support import http, publish_qos1, two_region_stack, wait_until
 
 MARIA, JOAO = "r1-e000001", "r2-e000001"
 T0 = time.time() - 600
@@ -26,28 +21,19 @@ T0 = time.time() - 600
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    s = LocalStack(Path(tmp_path_factory.mktemp("stack")), ["r1", "r2"], cloud_port=free_port())
-    try:
-        for region in s.regions:
-            s.start_region(region)
-        s.start_cloud(demo_meters_per_region=3)
+    with two_region_stack(tmp_path_factory.mktemp("stack"), demo_meters_per_region=3) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def publish_readings(stack: LocalStack, region: str, meter: SimulatedMeter, times: list[float]
-                     ) -> list[Reading]:
-    rp = stack.region_processes[region]
-    link = MqttLink(LinkConfig(rp.broker.host, rp.broker.port, client_id=f"test-{meter.meter_id}"))
-    link.start()
+                     ) -> None:
+    """The simulated meter reads at each time; every reading is published and acknowledged."""
     readings = [meter.read(t) for t in times]
-    for r in readings:
-        assert link.publish(topics.reading(region, meter.meter_id),
-                            encode_pack(meter.meter_id, [r]), timeout=10)
-    link.stop()
-    assert link.outstanding() == 0, "the broker acknowledged every reading"
-    return readings
+    rp = stack.region_processes[region]
+    publish_qos1(rp.broker.host, rp.broker.port,
+                 [(topics.reading(region, r.meter), encode_pack(r.meter, [r]))
+                  for r in readings if r is not None],
+                 client_id=f"test-{meter.meter_id}")
 
 
 def seed(stack: LocalStack, route: str, matricula: str) -> tuple[int, dict[str, object]]:
@@ -147,12 +133,7 @@ def test_a_redelivered_reading_is_a_duplicate_not_a_second_reading(
 
 def publish_raw(stack: LocalStack, region: str, topic: str, payload: bytes) -> None:
     rp = stack.region_processes[region]
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-raw")
-    client.connect(rp.broker.host, rp.broker.port)
-    client.loop_start()
-    client.publish(topic, payload, qos=1).wait_for_publish(10)
-    client.disconnect()
-    client.loop_stop()
+    publish_qos1(rp.broker.host, rp.broker.port, [(topic, payload)], client_id="test-raw")
 
 
 def test_a_malformed_payload_is_counted_and_the_fog_node_keeps_serving(
