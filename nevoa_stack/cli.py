@@ -102,8 +102,8 @@ def run(a: argparse.Namespace) -> int:
         for region in regions:
             log.info("starting region %s (mosquitto, redis, fog node)", region)
             stack.start_region(region)
-        log.info("starting the cloud and loading %d demo customers per region",
-                 a.meters_per_region)
+        log.info("starting the cloud; directory: %d electricity + %d water customers "
+                 "per region", a.meters_per_region, a.meters_per_region)
         stack.start_cloud(demo_meters_per_region=a.meters_per_region)
         for region in regions:
             stack.start_meters(region, a.meters_per_region, a.interval)

@@ -112,11 +112,12 @@ class LocalStack:
         if demo_meters_per_region:
             exports = []
             for region in self.regions:
-                path = self.workdir / "provisioning" / f"{region}.csv"
-                self._run_once(f"export-{region}", [
-                    "-m", "meter", "--region", region, "--count",
-                    str(demo_meters_per_region), "--export", str(path), "--export-only"])
-                exports.append(str(path))
+                for kind in ("electricity", "water"):  # as start_meters runs them
+                    path = self.workdir / "provisioning" / f"{region}-{kind}.csv"
+                    self._run_once(f"export-{region}-{kind}", [
+                        "-m", "meter", "--region", region, "--kind", kind, "--count",
+                        str(demo_meters_per_region), "--export", str(path), "--export-only"])
+                    exports.append(str(path))
             self._run_once("import-directory", [*cloud, "import", *exports,
                                                 "--regions", ",".join(self.regions)])
         self.operator_key = self._run_once("create-api-key", [
