@@ -31,6 +31,7 @@ class FogConfig:
     client_id: str | None = None  # stable per process: the broker keeps its session
     shared_group: str | None = None  # several fog processes of a region share the load
     batch_size: int = 2000  # readings written per Redis round trip, at most
+    writers: int = 2  # batches in flight to Redis (writer threads, one connection each)
     receive_maximum: int = 20_000  # unacknowledged QoS 1 messages the broker may send us
     retention: Retention = Retention()
     silent_factor: float = 3.0  # silent: no reading for this many of its usual intervals

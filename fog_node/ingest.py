@@ -4,7 +4,11 @@ The link's thread reads the socket and classifies each read's messages into a
 :class:`~fog_node.classify.Chunk`. The writer thread merges waiting chunks into a batch
 (up to ``batch_size`` readings), writes it to Redis in one round trip, and only then
 sends the batch's PUBACKs. While Redis works on one batch, the link thread decodes the
-next, so Redis and Python share the two cores.
+next, so Redis and Python share the two cores. ``writers`` writer threads (2 by
+default), each on its own Redis connection, keep Redis busy: one builds and sends its
+batch while Redis runs the other's script. Each acknowledges only its own batch after its
+own write; two batches in flight may hold readings of one meter out of order, which the
+store places exactly (as it does for ``$share`` workers).
 
 If the process dies before the write, the broker still holds the messages in the
 persistent session and delivers them again; the store's idempotence by (meter, seq)
@@ -66,7 +70,8 @@ class Ingestor:
             config.broker_host, config.broker_port, config.session_id, subscriptions(config),
             config.mqtt_username, config.mqtt_password,
             receive_maximum=config.receive_maximum), self._on_publishes)
-        self._writer = threading.Thread(target=self._write_loop, name="fog-writer", daemon=True)
+        self._writers = [threading.Thread(target=self._write_loop, name=f"fog-writer-{i}",
+                                          daemon=True) for i in range(max(1, config.writers))]
 
     @property
     def connected(self) -> threading.Event:
@@ -211,7 +216,8 @@ class Ingestor:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        self._writer.start()
+        for writer in self._writers:
+            writer.start()
         self.link.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -221,5 +227,6 @@ class Ingestor:
         while self._queued > 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         self._stop.set()
-        self._writer.join(timeout=max(0.5, deadline - time.monotonic()))
+        for writer in self._writers:
+            writer.join(timeout=max(0.5, deadline - time.monotonic()))
         self.link.stop()

@@ -425,12 +425,17 @@ for field, delta in pairs(totals) do
   if delta ~= 0 then call('HINCRBY', TOTALS, field, delta) end
 end
 
+-- a status older than the stored one changes nothing: two batches in flight (writer
+-- threads, $share workers) may deliver a meter's statuses out of order
 for meter, status, t in string.gmatch(ARGV[24], '(%S+) (%a+) (%S+)') do
-  call('HSET', MP .. meter, 'status', status, 'status_time', t)
-  if status == 'online' then
-    call('SADD', ONLINE, meter); call('SREM', OFFLINE, meter)
-  else
-    call('SADD', OFFLINE, meter); call('SREM', ONLINE, meter)
+  local known = tonumber(call('HGET', MP .. meter, 'status_time'))
+  if not known or tonumber(t) >= known then
+    call('HSET', MP .. meter, 'status', status, 'status_time', t)
+    if status == 'online' then
+      call('SADD', ONLINE, meter); call('SREM', OFFLINE, meter)
+    else
+      call('SADD', OFFLINE, meter); call('SREM', ONLINE, meter)
+    end
   end
 end
 

@@ -257,3 +257,17 @@ def test_a_register_that_does_not_move_while_the_meter_reports_flow_is_stuck(
     assert store.summary("m2").flags.stuck == 0  # type: ignore[union-attr]
     store.record(IngestBatch(readings=[water("m1", 6, T0 + 300, 10.5, 0.001)]))
     assert store.summary("m1").flags.stuck == 1  # type: ignore[union-attr]
+
+
+def test_a_status_older_than_the_stored_one_changes_nothing(redis_client: redis.Redis,
+                                                            region: str) -> None:
+    # two batches in flight (writer threads, $share workers) may arrive out of order
+    store = store_for(redis_client, region)
+    store.record(IngestBatch(statuses=[("m1", "offline", T0 + 10)]))
+    store.record(IngestBatch(statuses=[("m1", "online", T0 + 5)]))
+    summary = store.summary("m1")
+    assert summary is not None and (summary.status, summary.status_time) == ("offline", T0 + 10)
+    assert redis_client.smembers(store.keys.offline) == {"m1"}
+    assert not redis_client.smembers(store.keys.online)
+    store.record(IngestBatch(statuses=[("m1", "online", T0 + 20)]))
+    assert store.summary("m1").status == "online"  # type: ignore[union-attr]
