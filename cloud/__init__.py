@@ -30,7 +30,6 @@ from cloud.auth import ApiKeys, TokenSigner
 from cloud.caching import register_default_cache_control
 from cloud.directory import Directory
 from cloud.errors import register_error_handlers
-from cloud.fanout import FanOut
 from cloud.fog_client import FogClient
 from cloud.invoicing import Billing
 from cloud.settings import DEFAULTS, CloudSettings, parse_fog_urls
@@ -44,14 +43,12 @@ __all__ = ["create_app", "parse_fog_urls"]
 def build_services(settings: CloudSettings) -> Services:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     fogs = FogClient(settings.fog_urls, settings.fog_timeout)
-    fanout = FanOut(settings.fog_timeout)
     directory = Directory(client)
     supply = SupplyControl(client, fogs, settings.command_ttl)
     return Services(
         settings=settings,
         directory=directory,
         fogs=fogs,
-        fanout=fanout,
         accounts=Accounts(directory, fogs, settings.flat_rate),
         tokens=TokenSigner(settings.secret_key, settings.token_ttl),
         api_keys=ApiKeys(client),
@@ -59,7 +56,7 @@ def build_services(settings: CloudSettings) -> Services:
         billing=Billing(client, directory, fogs, settings.tariffs, supply,
                         settings.invoice_due_days, settings.default_flag),
         supply=supply,
-        utility=Utility(fogs, fanout, directory),
+        utility=Utility(fogs, directory),
     )
 
 

@@ -1,6 +1,7 @@
 """Asking every region at once, within one deadline.
 
-The calls go out concurrently on a shared thread pool. Whatever has not answered when
+The requests go out together from the calling thread and are awaited on their sockets
+(:meth:`cloud.fog_http.KeepAliveTransport.get_many`). Whatever has not answered when
 the deadline passes is named in ``missing`` (with the reason) and the answer is built
 from the regions that did answer: the caller says ``partial: true`` instead of failing
 or hanging.
@@ -9,13 +10,11 @@ or hanging.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from cloud.fog_client import FogRejected, NotFoundInRegion, RegionUnavailable, UnknownRegion
+from cloud.fog_client import FogClient, RegionUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger("nevoa.cloud.fanout")
@@ -35,35 +34,21 @@ class Gathered(Generic[T]):
         return sorted(self.missing)
 
 
-class FanOut:
-    def __init__(self, timeout: float, max_workers: int = 64) -> None:
-        self.timeout = timeout
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fanout")
-
-    def gather(self, regions: Iterable[str], call: Callable[[str], T]) -> Gathered[T]:
-        """``call(region)`` for every region at once; answers within ``timeout`` seconds."""
-        deadline = time.monotonic() + self.timeout
-        futures: dict[Future[T], str] = {self._pool.submit(call, r): r for r in regions}
-        wait(futures, timeout=max(deadline - time.monotonic(), 0))
-        answers: dict[str, T] = {}
-        missing: dict[str, str] = {}
-        for future, region in futures.items():
-            if not future.done():
-                future.cancel()
-                missing[region] = f"no answer within {self.timeout:g} s"
-                continue
-            exc = future.exception()
-            if exc is None:
-                answers[region] = future.result()
-            elif isinstance(exc, RegionUnavailable):
-                missing[region] = exc.why
-            elif isinstance(exc, (FogRejected, NotFoundInRegion, UnknownRegion)):
-                missing[region] = str(exc)
-            else:
-                log.error("region %s gave an answer the cloud cannot read", region,
-                          exc_info=exc)
+def gather(fogs: FogClient, regions: Iterable[str], path: str,
+           pick: Callable[[dict[str, Any]], T], **query: object) -> Gathered[T]:
+    """GET ``path`` from every region at once; ``pick`` reads what is needed from each
+    answer. Answers within the fog client's timeout, whatever the regions do."""
+    answers: dict[str, T] = {}
+    missing: dict[str, str] = {}
+    for region, got in fogs.get_many(list(regions), path, **query).items():
+        if isinstance(got, RegionUnavailable):
+            missing[region] = got.why
+        elif isinstance(got, Exception):
+            missing[region] = str(got)
+        else:
+            try:
+                answers[region] = pick(got)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error("region %s gave an answer the cloud cannot read: %r", region, exc)
                 missing[region] = f"unreadable answer ({type(exc).__name__})"
-        return Gathered(answers, missing)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    return Gathered(answers, missing)

@@ -9,8 +9,9 @@ answers something that is not JSON raises :class:`RegionUnavailable`.
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from cloud.fog_http import KeepAliveTransport, TransportError
@@ -80,19 +81,27 @@ class FogClient:
             raise UnknownRegion(region)
         return region
 
+    @staticmethod
+    def _target(path: str, query: dict[str, object]) -> str:
+        params = {k: v for k, v in query.items() if v is not None}
+        return path + ("?" + urllib.parse.urlencode(params) if params else "")
+
     def request(self, region: str, method: str, path: str, body: Any = None,
                 **query: object) -> dict[str, Any]:
         base = self.urls.get(region)
         if base is None:
             raise UnknownRegion(region)
-        params = {k: v for k, v in query.items() if v is not None}
-        target = path + ("?" + urllib.parse.urlencode(params) if params else "")
         try:
             status, data = self._http.request(
-                method, base, target, body=None if body is None else json.dumps(body).encode(),
+                method, base, self._target(path, query),
+                body=None if body is None else json.dumps(body).encode(),
                 headers={"Content-Type": "application/json"} if body is not None else None)
         except TransportError as exc:  # timeouts, refused connections
             raise RegionUnavailable(region, str(exc)) from None
+        return self._answer(region, path, status, data)
+
+    @staticmethod
+    def _answer(region: str, path: str, status: int, data: bytes) -> dict[str, Any]:
         try:
             answer: Any = json.loads(data) if data else {}
         except ValueError:
@@ -107,6 +116,32 @@ class FogClient:
         if not isinstance(answer, dict):
             raise RegionUnavailable(region, "the answer is not a JSON object")
         return answer
+
+    def get_many(self, regions: list[str], path: str, **query: object
+                 ) -> dict[str, dict[str, Any] | Exception]:
+        """GET ``path`` from each region at once, within ``timeout`` in all: each region's
+        answer, or the exception that stands for it."""
+        results: dict[str, dict[str, Any] | Exception] = {}
+        target = self._target(path, query)
+        gets: dict[Hashable, tuple[str, str]] = {}
+        for region in regions:
+            if region in self.urls:
+                gets[region] = (self.urls[region], target)
+            else:
+                results[region] = UnknownRegion(region)
+        got = self._http.get_many(gets, time.monotonic() + self.timeout)
+        for key, outcome in got.items():
+            region = str(key)
+            if isinstance(outcome, TransportError):
+                why = (f"no answer within {self.timeout:g} s" if "deadline" in str(outcome)
+                       else str(outcome))
+                results[region] = RegionUnavailable(region, why)
+                continue
+            try:
+                results[region] = self._answer(region, path, *outcome)
+            except (RegionUnavailable, NotFoundInRegion, FogRejected) as exc:
+                results[region] = exc
+        return results
 
     def get(self, region: str, path: str, **query: object) -> dict[str, Any]:
         return self.request(region, "GET", path, **query)
@@ -159,15 +194,6 @@ class FogClient:
 
     # -- the region --------------------------------------------------------------------
 
-    def health(self, region: str) -> dict[str, Any]:
-        return self.get(region, "/health")
-
-    def region_stats(self, region: str, period: str, kind: str) -> dict[str, Any]:
-        return self.get(region, "/api/v1/region/stats", period=period, kind=kind)
-
-    def top(self, region: str, period: str, n: int, kind: str) -> dict[str, Any]:
-        return self.get(region, "/api/v1/top", period=period, n=n, kind=kind)
-
     def alerts(self, region: str, **filters: object) -> list[dict[str, Any]]:
         alerts: list[dict[str, Any]] = self.get(region, "/api/v1/alerts", **filters)["alerts"]
         return alerts
@@ -183,4 +209,4 @@ class FogClient:
         return self.request(region, "PUT", "/api/v1/policy", dict(policy))
 
     def close(self) -> None:
-        self._http = KeepAliveTransport(self.timeout)
+        self._http.close()

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from cloud.directory import Directory
-from cloud.fanout import FanOut, Gathered
+from cloud.fanout import Gathered, gather
 from cloud.fog_client import FogClient
 from cloud.ttl_cache import TtlCache
 from nevoa_core.kinds import Kind
@@ -64,9 +64,8 @@ def _ttl(period: Period, gathered: Gathered[Any]) -> float:
 
 
 class Utility:
-    def __init__(self, fogs: FogClient, fanout: FanOut, directory: Directory) -> None:
+    def __init__(self, fogs: FogClient, directory: Directory) -> None:
         self.fogs = fogs
-        self.fanout = fanout
         self.directory = directory
         self._rankings: TtlCache[Ranking] = TtlCache()
         self._means: TtlCache[RegionalMeans] = TtlCache()
@@ -84,12 +83,11 @@ class Utility:
             lambda r: _ttl(period, r.gathered), fresh)
 
     def _top(self, period: Period, n: int, kind: Kind, regions: list[str]) -> Ranking:
-        gathered = self.fanout.gather(
-            regions, lambda r: self.fogs.top(r, period.name, n, kind.label)["items"])
-        regional: Mapping[str, list[tuple[str, float]]] = {
-            r: [(item["meter"], float(item["consumption"])) for item in items]
-            for r, items in gathered.answers.items()}
-        items = merge_top_consumers(regional, n)
+        gathered = gather(
+            self.fogs, regions, "/api/v1/top",
+            lambda body: [(str(i["meter"]), float(i["consumption"])) for i in body["items"]],
+            period=period.name, n=n, kind=kind.label)
+        items = merge_top_consumers(gathered.answers, n)
         registrations = self.directory.registrations_of([c.meter for c in items])
         return Ranking(period, kind, n, items, registrations, gathered)
 
@@ -100,18 +98,21 @@ class Utility:
             lambda m: _ttl(period, m.gathered), fresh)
 
     def _compute_means(self, period: Period, kind: Kind) -> RegionalMeans:
-        gathered = self.fanout.gather(
-            self.fogs.regions, lambda r: self.fogs.region_stats(r, period.name, kind.label))
-        totals = [RegionTotals(r, int(s.get("meters") or 0),
-                               to_decimal(float(s.get("total") or 0)))
-                  for r, s in gathered.answers.items()]
-        return RegionalMeans(period, kind, dict(sorted(gathered.answers.items())),
+        gathered = gather(self.fogs, self.fogs.regions, "/api/v1/region/stats",
+                          lambda body: (body, int(body.get("meters") or 0),
+                                        to_decimal(float(body.get("total") or 0))),
+                          period=period.name, kind=kind.label)
+        totals = [RegionTotals(r, meters, total)
+                  for r, (_, meters, total) in gathered.answers.items()]
+        return RegionalMeans(period, kind,
+                             {r: stats for r, (stats, _, _) in sorted(gathered.answers.items())},
                              city_mean(totals), gathered)
 
     def alerts(self, region: str | None, limit: int, **filters: object) -> Alerts:
         """Alerts of every region (or one), newest first."""
-        gathered = self.fanout.gather(
-            self._regions(region), lambda r: self.fogs.alerts(r, limit=limit, **filters))
+        gathered = gather(self.fogs, self._regions(region), "/api/v1/alerts",
+                          lambda body: [dict(a) for a in body["alerts"]], limit=limit,
+                          **filters)
         merged = [dict(a, region=a.get("region") or r)
                   for r, alerts in gathered.answers.items() for a in alerts]
         merged.sort(key=lambda a: (-float(a.get("opened_at") or 0), str(a.get("id"))))
@@ -127,7 +128,7 @@ class Utility:
         return self.fogs.set_policy(self.fogs.check_region(region), policy)
 
     def health(self) -> Gathered[dict[str, Any]]:
-        return self.fanout.gather(self.fogs.regions, self.fogs.health)
+        return gather(self.fogs, self.fogs.regions, "/health", lambda body: body)
 
 
 def check_policy(body: Mapping[str, Any]) -> dict[str, Any]:

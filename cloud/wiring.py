@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from cloud.audit import AuditLog
     from cloud.auth import ApiKeys, TokenSigner
     from cloud.directory import Directory
-    from cloud.fanout import FanOut
     from cloud.fog_client import FogClient
     from cloud.invoicing import Billing
     from cloud.settings import CloudSettings
@@ -25,7 +24,6 @@ class Services:
     settings: CloudSettings
     directory: Directory
     fogs: FogClient
-    fanout: FanOut
     accounts: Accounts
     tokens: TokenSigner
     api_keys: ApiKeys

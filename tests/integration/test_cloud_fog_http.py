@@ -4,6 +4,7 @@ connections the way a fog node's idle timeout does."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -53,6 +54,7 @@ def test_a_get_on_a_stale_kept_connection_is_sent_again(server: str) -> None:
     for _ in range(3):
         assert transport.request("GET", server, "/x") == (200, b'{"ok": true}')
     assert DroppingHandler.calls == ["GET", "GET", "GET"]
+    transport.close()
 
 
 def test_a_post_is_never_sent_twice(server: str) -> None:
@@ -63,8 +65,27 @@ def test_a_post_is_never_sent_twice(server: str) -> None:
     except TransportError:
         pass  # the stale connection failed: reported, not resent
     assert DroppingHandler.calls.count("POST") <= 2
+    transport.close()
 
 
 def test_nothing_listening_is_a_transport_error() -> None:
     with pytest.raises(TransportError):
         KeepAliveTransport(timeout=1).request("GET", "http://127.0.0.1:9", "/")
+
+
+def test_get_many_answers_by_the_deadline_whatever_each_server_does(server: str) -> None:
+    from tests.integration.cloud_support import SilentFog
+
+    transport = KeepAliveTransport(timeout=2)
+    with SilentFog() as silent:
+        for _ in range(2):  # the second round reuses (stale) kept connections
+            started = time.monotonic()
+            got = transport.get_many({"up": (server, "/a"), "hangs": (silent.url, "/b"),
+                                      "down": ("http://127.0.0.1:9", "/c")},
+                                     deadline=time.monotonic() + 0.3)
+            assert time.monotonic() - started < 0.6
+            assert got["up"] == (200, b'{"ok": true}')
+            assert isinstance(got["hangs"], TransportError)
+            assert "deadline" in str(got["hangs"])
+            assert isinstance(got["down"], TransportError)
+    transport.close()

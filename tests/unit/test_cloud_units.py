@@ -1,16 +1,12 @@
-"""Cloud pieces that need no server: customer tokens, the fan-out deadline, import rows,
-the policy check."""
+"""Cloud pieces that need no server: customer tokens, import rows, the policy check, the
+answer cache."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
 from cloud.auth import NotAuthenticated, TokenSigner
 from cloud.bulk_import import UnreadableImport, read_rows
-from cloud.fanout import FanOut
-from cloud.fog_client import FogRejected, RegionUnavailable
 from cloud.utility import check_policy
 
 SIGNER = TokenSigner(b"k" * 32, ttl=60)
@@ -37,31 +33,6 @@ def test_a_token_signed_with_another_secret_or_edited_is_refused() -> None:
 def test_a_short_secret_is_refused() -> None:
     with pytest.raises(ValueError):
         TokenSigner(b"short", ttl=60)
-
-
-def test_fan_out_answers_within_its_deadline_and_names_what_is_missing() -> None:
-    fan = FanOut(timeout=0.2)
-
-    def call(region: str) -> str:
-        if region == "slow":
-            time.sleep(1.0)
-        if region == "down":
-            raise RegionUnavailable(region, "connection refused")
-        if region == "refusing":
-            raise FogRejected(region, 400, "bad period")
-        if region == "buggy":
-            raise KeyError("items")
-        return region.upper()
-
-    started = time.monotonic()
-    got = fan.gather(["a", "slow", "down", "refusing", "buggy", "b"], call)
-    assert time.monotonic() - started < 0.5
-    assert got.answers == {"a": "A", "b": "B"}
-    assert got.partial and got.missing_regions == ["buggy", "down", "refusing", "slow"]
-    assert got.missing["slow"] == "no answer within 0.2 s"
-    assert got.missing["down"] == "connection refused"
-    assert "KeyError" in got.missing["buggy"]
-    fan.close()
 
 
 def test_import_rows_from_csv_and_json() -> None:
