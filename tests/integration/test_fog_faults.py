@@ -2,7 +2,8 @@
 
 Either way every reading ends up stored exactly once: the broker keeps what was not
 acknowledged in the fog's persistent session, Redis (AOF written before it replies,
-fsync every second) keeps what was, and the store's idempotence by (meter, seq) absorbs the redeliveries.
+fsync every second) keeps what was, and the store's idempotence by (meter, seq)
+absorbs the redeliveries.
 """
 
 from __future__ import annotations
