@@ -12,10 +12,10 @@ from cloud.auth import Role
 from cloud.bulk_import import import_customers, read_rows
 from cloud.errors import BadRequest
 from cloud.requests import int_arg, json_body, str_arg
-from cloud.supply import CutReason
 from cloud.wiring import services
 from nevoa_core.commands import Action, CommandError
 from nevoa_core.ids import check_id
+from nevoa_core.supply import CutReason
 
 bp = Blueprint("operations", __name__, url_prefix="/api/v1")
 
@@ -37,9 +37,11 @@ def bulk_import() -> ResponseReturnValue:
 @bp.get("/meters/<meter>/supply")
 @staff()
 def supply_state(meter: str) -> ResponseReturnValue:
-    customer = services().directory.by_meter(check_id(meter, "meter id"))
+    s = services()
+    customer = s.directory.by_meter(check_id(meter, "meter id"))
     return jsonify(meter=customer.meter, region=customer.region,
-                   registration=customer.registration, **services().supply.state(meter))
+                   registration=customer.registration, **s.supply.state(meter),
+                   **s.supply.valve(customer))
 
 
 @bp.post("/meters/<meter>/supply")

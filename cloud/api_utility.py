@@ -118,6 +118,16 @@ def acknowledge(region: str, alert_id: str) -> ResponseReturnValue:
     return jsonify(alert)
 
 
+@bp.post("/regions/<region>/alerts/<alert_id>/clear")
+@staff(Role.OPERATOR)
+def clear(region: str, alert_id: str) -> ResponseReturnValue:
+    """Clear an alert by hand (the only way to clear a tamper alert)."""
+    check_id(alert_id, "alert id")
+    alert = services().utility.clear(check_id(region, "region"), alert_id, principal().name)
+    audit_note(region=region, alert=alert_id)
+    return jsonify(alert)
+
+
 @bp.get("/regions/<region>/policy")
 @staff()
 def policy(region: str) -> ResponseReturnValue:
@@ -133,6 +143,6 @@ def set_policy(region: str) -> ResponseReturnValue:
         changes = check_policy(json_body())
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    updated = services().utility.set_policy(region, changes)
+    updated = services().utility.set_policy(region, {**changes, "by": principal().name})
     audit_note(region=region, changes=changes)
     return jsonify({**updated, "region": region})

@@ -101,4 +101,4 @@ def alerts(registration: str) -> ResponseReturnValue:
                           type=str_arg("type", ALERT_TYPES),
                           limit=int_arg("limit", 100, 1, MAX_ALERTS))
     return jsonify(registration=c.registration, meter=c.meter,
-                   supply=s.supply.state(c.meter), alerts=found)
+                   supply={**s.supply.state(c.meter), **s.supply.valve(c)}, alerts=found)

@@ -23,9 +23,10 @@ class HistoryStep(StrEnum):
     DAY = "day"
 
 
-# the longest range each step may ask for, and the range asked when none is given
-MAX_SPAN = {HistoryStep.RAW: 7 * 86400.0, HistoryStep.HOUR: 93 * 86400.0,
-            HistoryStep.DAY: 3 * 366 * 86400.0}
+# the longest range each step may ask for (the fog node's own limits: 31 days of hours,
+# 400 days of days, raw readings kept 2 days by default), and the range when none is given
+MAX_SPAN = {HistoryStep.RAW: 7 * 86400.0, HistoryStep.HOUR: 31 * 86400.0,
+            HistoryStep.DAY: 400 * 86400.0}
 DEFAULT_SPAN = {HistoryStep.RAW: 86400.0, HistoryStep.HOUR: 2 * 86400.0,
                 HistoryStep.DAY: 31 * 86400.0}
 STEP_SECONDS = {HistoryStep.RAW: 0.0, HistoryStep.HOUR: 3600.0, HistoryStep.DAY: 86400.0}

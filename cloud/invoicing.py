@@ -24,10 +24,11 @@ import redis
 from cloud.directory import Customer, Directory, UnknownCustomer, UnknownMeter
 from cloud.fog_client import FogClient, RegionUnavailable
 from cloud.invoice_json import invoice_from_json, invoice_to_json
-from cloud.supply import CutReason, IssuedCommand, SupplyControl
+from cloud.supply import IssuedCommand, SupplyControl
 from nevoa_core.invoices import Invoice, InvoiceStatus, invoice_id, price
 from nevoa_core.money import to_decimal
 from nevoa_core.periods import Period
+from nevoa_core.supply import CutReason
 from nevoa_core.tariffs import Flag, TariffBook, TariffError
 
 OPEN_INVOICES = "nv:cloud:invoices:open"
@@ -185,7 +186,7 @@ class Billing:
             return Payment(paid[0], None)
         try:
             restored = self.supply.restore_if_cut_for(self.directory.get(registration),
-                                                      CutReason.DEBT, by)
+                                                      CutReason.DEBT, CutReason.PAYMENT, by)
         except RegionUnavailable as exc:  # paid all the same; enforce_debts retries
             return Payment(paid[0], None, str(exc))
         return Payment(paid[0], restored)
@@ -212,7 +213,7 @@ class Billing:
                 customer = self.directory.by_meter(meter)
                 if not self.overdue_of(customer.registration, now):
                     done.restored.append(
-                        (customer, self.supply.restore(customer, CutReason.DEBT, by)))
+                        (customer, self.supply.restore(customer, CutReason.PAYMENT, by)))
             except (UnknownMeter, UnknownCustomer, RegionUnavailable) as exc:
                 done.failed.append((meter, str(exc)))
         return done

@@ -116,7 +116,7 @@ PATHS: dict[str, Any] = {
             query("to", {"type": "string", "example": "2026-11-20T00:00:00Z"},
                   "ISO 8601 or epoch seconds; default now"),
             query("step", {"type": "string", "enum": ["raw", "hour", "day"]},
-                  "default hour; raw <= 7 days, hour <= 93 days, day <= 3 years")])},
+                  "default hour; raw <= 7 days, hour <= 31 days, day <= 400 days")])},
     "/api/v1/customers/{registration}/invoice": {"get": _customer(
         "The seed's invoice of the last period at the flat rate", extra_errors=(409, 503))},
     "/api/v1/customers/{registration}/consumption-alert": {"get": _customer(
@@ -167,16 +167,22 @@ PATHS: dict[str, Any] = {
     "/api/v1/regions/{region}/alerts/{alert_id}/ack": {"post": _staff(
         "utility", "Acknowledge an alert", writes=True,
         params=[REGION, path_param("alert_id", ID)], error_codes=(404, 409, 503))},
+    "/api/v1/regions/{region}/alerts/{alert_id}/clear": {"post": _staff(
+        "utility", "Clear an alert by hand (the only way to clear a tamper alert)",
+        writes=True, params=[REGION, path_param("alert_id", ID)],
+        error_codes=(404, 409, 503))},
     "/api/v1/regions/{region}/policy": {
         "get": _staff("utility", "The region's rationing cap and policies", params=[REGION],
                       error_codes=(404, 503)),
         "put": _staff("utility", "Set the region's rationing cap and policies", writes=True,
                       params=[REGION], error_codes=(404, 409, 503), request=body({
-                          "rationing_cap": {"type": "number", "nullable": True,
-                                            "exclusiveMinimum": True, "minimum": 0},
+                          "rationing_cap": {"type": "number", "nullable": True, "minimum": 0,
+                                            "description": "m3 per cap_period (water)"},
                           "cap_period": {"type": "string", "enum": ["day", "month"]},
                           "cut_above_cap": {"type": "boolean"},
-                          "cut_above_mean": {"type": "boolean"}}, [], extra=False))},
+                          "cut_above_mean": {"type": "boolean"},
+                          "mean_factor": {"type": "number", "exclusiveMinimum": True,
+                                          "minimum": 0}}, [], extra=False))},
     # -- operations --------------------------------------------------------------------
     "/api/v1/directory/import": {"post": _staff(
         "operations", "Bulk import of customers and meters (idempotent)", writes=True,
@@ -195,8 +201,8 @@ PATHS: dict[str, Any] = {
                        params=[METER], status=202, ok=COMMAND_ISSUED,
                        error_codes=(404, 409, 503), request=body({
                            "action": {"type": "string", "enum": ["cut", "restore"]},
-                           "reason": {"type": "string",
-                                      "enum": ["manual", "debt", "cap", "mean"]}},
+                           "reason": {"type": "string", "enum": [
+                               "manual", "debt", "payment", "cap", "mean"]}},
                            ["action"]))},
     "/api/v1/meters/{meter}/commands": {"post": _staff(
         "operations", "Change a meter's reporting interval or consumption tendency",

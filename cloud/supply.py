@@ -14,23 +14,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, cast
+from urllib.parse import quote
 
 import redis
 
 from cloud.directory import Customer
-from cloud.fog_client import FogClient
+from cloud.fog_client import FogClient, NotFoundInRegion, RegionUnavailable
 from nevoa_core.commands import Action, Command, CommandError
+from nevoa_core.supply import CutReason
 
 COMMAND_RECORD_TTL = 30 * 86400  # how long a command id can still be looked up
-
-
-class CutReason(StrEnum):
-    MANUAL = "manual"
-    DEBT = "debt"
-    CAP = "cap"
-    MEAN = "mean"
 
 
 class UnknownCommand(LookupError):
@@ -113,10 +107,10 @@ class SupplyControl:
         """The meters whose supply is cut for ``reason``."""
         return sorted(cast(set[str], self._redis.smembers(_cut_for_key(reason))))
 
-    def restore_if_cut_for(self, customer: Customer, reason: CutReason,
+    def restore_if_cut_for(self, customer: Customer, cut: CutReason, reason: CutReason,
                            by: str) -> IssuedCommand | None:
-        """Restore the supply if (and only if) it was cut for ``reason``."""
-        if self._redis.hget(_supply_key(customer.meter), "reason") != reason.value:
+        """Restore the supply (saying ``reason``) if, and only if, it was cut for ``cut``."""
+        if self._redis.hget(_supply_key(customer.meter), "reason") != cut.value:
             return None
         return self.restore(customer, reason, by)
 
@@ -127,6 +121,18 @@ class SupplyControl:
             return {"state": "supplied"}
         record["at"] = float(record["at"])
         return record
+
+    def valve(self, customer: Customer) -> dict[str, Any]:
+        """What the fog node knows of the meter's valve: ``valve`` (open/closed, as the
+        meter last acknowledged) and ``valve_reason`` (a policy cut shows here too)."""
+        try:
+            latest = self.fogs.get(customer.region,
+                                   f"/api/v1/meters/{quote(customer.meter, safe='')}/latest")
+        except NotFoundInRegion:
+            return {"valve": None, "valve_reason": None}
+        except RegionUnavailable as exc:
+            return {"valve": None, "valve_reason": None, "valve_error": str(exc)}
+        return {"valve": latest.get("valve"), "valve_reason": latest.get("valve_reason") or None}
 
     def command(self, command_id: str) -> tuple[dict[str, str], dict[str, Any]]:
         """(the cloud's record, the fog node's Command with its current state)."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from cloud.directory import Directory
 from cloud.fanout import Gathered, gather
@@ -23,8 +23,10 @@ from nevoa_core.ranking import (
     city_mean,
     merge_top_consumers,
 )
+from nevoa_core.supply import SupplyPolicy, updated_policy
 
 MAX_TOP_N = 1000
+POLICY_FIELDS = tuple(SupplyPolicy().as_json())
 TTL_RUNNING = 2.0  # seconds a city-wide answer of a running period is reused
 TTL_CLOSED = 30.0  # ... of a period that is over
 ALERT_STATES = ("open", "acknowledged", "cleared")
@@ -121,6 +123,11 @@ class Utility:
     def acknowledge(self, region: str, alert_id: str, by: str) -> dict[str, Any]:
         return self.fogs.acknowledge_alert(self.fogs.check_region(region), alert_id, by)
 
+    def clear(self, region: str, alert_id: str, by: str) -> dict[str, Any]:
+        return self.fogs.request(self.fogs.check_region(region), "POST",
+                                 f"/api/v1/alerts/{quote(alert_id, safe='')}/clear",
+                                 {"by": by})
+
     def policy(self, region: str) -> dict[str, Any]:
         return self.fogs.policy(self.fogs.check_region(region))
 
@@ -132,27 +139,9 @@ class Utility:
 
 
 def check_policy(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The policy fields the fog API takes, checked; a partial update is allowed."""
-    allowed = {"rationing_cap", "cap_period", "cut_above_cap", "cut_above_mean"}
-    unknown = set(body) - allowed
-    if unknown:
-        raise ValueError(f"unknown policy field(s): {', '.join(sorted(unknown))}")
+    """A partial policy update, checked by the domain's rules before any region sees it
+    (:func:`nevoa_core.supply.updated_policy`); raises ValueError."""
     if not body:
-        raise ValueError("send at least one of: " + ", ".join(sorted(allowed)))
-    out: dict[str, Any] = {}
-    if "rationing_cap" in body:
-        cap = body["rationing_cap"]
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | float)
-                                or not 0 < cap < 1e12):
-            raise ValueError("rationing_cap must be a positive number (register units) or null")
-        out["rationing_cap"] = None if cap is None else float(Decimal(str(cap)))
-    if "cap_period" in body:
-        if body["cap_period"] not in ("day", "month"):
-            raise ValueError("cap_period must be 'day' or 'month'")
-        out["cap_period"] = body["cap_period"]
-    for flag in ("cut_above_cap", "cut_above_mean"):
-        if flag in body:
-            if not isinstance(body[flag], bool):
-                raise ValueError(f"{flag} must be true or false")
-            out[flag] = body[flag]
-    return out
+        raise ValueError("send at least one of: " + ", ".join(POLICY_FIELDS))
+    updated_policy(SupplyPolicy(), body)  # PolicyError (a ValueError) names the field
+    return dict(body)

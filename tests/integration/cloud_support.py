@@ -149,6 +149,14 @@ def contract_app(state: FogState) -> Flask:
                                       acknowledged_by=request.get_json()["by"])
         return jsonify(state.alerts[alert_id])
 
+    @app.post("/api/v1/alerts/<alert_id>/clear")
+    def clear(alert_id: str) -> ResponseReturnValue:
+        if alert_id not in state.alerts:
+            abort(404)
+        state.alerts[alert_id].update(state="cleared", cleared_at=time.time(),
+                                      cleared_by=request.get_json()["by"])
+        return jsonify(state.alerts[alert_id])
+
     @app.route("/api/v1/policy", methods=["GET", "PUT"])
     def policy() -> ResponseReturnValue:
         if request.method == "PUT":

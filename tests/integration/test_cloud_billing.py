@@ -146,7 +146,7 @@ def test_an_overdue_invoice_cuts_supply_and_paying_restores_it(
     assert r.status_code == 200, r.json
     assert r.json["invoice"]["status"] == "paid" and r.json["invoice"]["paid_at"]
     restore = fog.state.commands[r.json["supply_restored"]["command_id"]]
-    assert (restore["action"], restore["reason"]) == ("open_valve", "debt")
+    assert (restore["action"], restore["reason"]) == ("open_valve", "payment")
     state = client.get("/api/v1/meters/r1-e000001/supply", headers=ops).json
     assert state["state"] == "supplied"
     again = client.post(f"/api/v1/customers/10001/invoices/{LAST_MONTH.label}/payment",

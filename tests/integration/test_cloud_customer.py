@@ -85,4 +85,4 @@ def test_latest_reading_and_alerts(client: FlaskClient, fog: ContractFog) -> Non
                               "state": "open", "opened_at": T0, "detail": {}}
     body = client.get("/api/v1/customers/10001/alerts").json
     assert [a["type"] for a in body["alerts"]] == ["leak"]
-    assert body["supply"] == {"state": "supplied"}
+    assert body["supply"]["state"] == "supplied" and body["supply"]["valve"] == "open"

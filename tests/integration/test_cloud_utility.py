@@ -128,12 +128,17 @@ def test_alerts_across_regions_filter_and_acknowledge(client: FlaskClient,
     assert r.status_code == 200 and r.json["acknowledged_by"] == "ana-ops"
     assert [a["id"] for a in client.get("/api/v1/alerts").json["alerts"]] == ["a-r2"]
     assert client.post("/api/v1/regions/r1/alerts/nope/ack").status_code == 404
+    r = client.post("/api/v1/regions/r2/alerts/a-r2/clear")
+    assert r.status_code == 200 and r.json["cleared_by"] == "ana-ops"
+    assert client.get("/api/v1/alerts").json["alerts"] == []
 
 
-def test_rationing_cap_and_policies(client: FlaskClient) -> None:
+def test_rationing_cap_and_policies(client: FlaskClient,
+                                    fogs: tuple[ContractFog, ContractFog]) -> None:
     r = client.put("/api/v1/regions/r2/policy",
                    json={"rationing_cap": 15, "cap_period": "month", "cut_above_cap": True})
-    assert r.status_code == 200 and r.json["rationing_cap"] == 15.0
+    assert r.status_code == 200 and r.json["rationing_cap"] == 15
+    assert fogs[1].state.policy["by"] == "ana-ops"
     assert client.get("/api/v1/regions/r2/policy").json["cap_period"] == "month"
     for bad in ({"rationing_cap": -1}, {"cap_period": "week"}, {"cut_above_cap": "yes"},
                 {"colour": "red"}, {}):

@@ -48,10 +48,11 @@ def test_import_rows_from_csv_and_json() -> None:
 
 def test_policy_fields_are_checked() -> None:
     assert check_policy({"rationing_cap": 10, "cut_above_mean": True}) == {
-        "rationing_cap": 10.0, "cut_above_mean": True}
-    assert check_policy({"rationing_cap": None}) == {"rationing_cap": None}
-    for bad in ({}, {"rationing_cap": 0}, {"rationing_cap": True}, {"cap_period": "year"},
-                {"cut_above_cap": 1}, {"other": 1}):
+        "rationing_cap": 10, "cut_above_mean": True}
+    assert check_policy({"rationing_cap": None, "mean_factor": 1.5}) == {
+        "rationing_cap": None, "mean_factor": 1.5}
+    for bad in ({}, {"rationing_cap": -1}, {"rationing_cap": True}, {"cap_period": "year"},
+                {"cut_above_cap": 1}, {"other": 1}, {"mean_factor": 0}):
         with pytest.raises(ValueError):
             check_policy(bad)
 
