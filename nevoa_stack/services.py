@@ -153,7 +153,9 @@ class ContainerService(Service):
 
         self.name = name
         self.port = port or free_port()
-        c = DockerContainer(image).with_bind_ports(container_port, (self.host, self.port))
+        # docker-py takes (host_ip, port) to bind loopback only; the stub says int or str
+        c = DockerContainer(image).with_bind_ports(
+            container_port, (self.host, self.port))  # type: ignore[arg-type]
         if command:
             c = c.with_command(command)
         for host_path, container_path in (volumes or {}).items():
