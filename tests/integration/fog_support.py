@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import socket
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
-import pytest
 import redis
 
 from fog_node import mqtt_wire as wire
@@ -18,31 +15,6 @@ from fog_node.node import FogNode
 from nevoa_core import topics
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading, encode_pack
-from nevoa_stack.services import MOSQUITTO_IMAGE, REDIS_IMAGE, docker_has_image
-
-
-def _settle_docker_probes() -> None:
-    """nevoa_stack.services.docker_has_image leaves a Docker client's socket open (when a
-    Docker engine answers), in a reference cycle: whichever test the garbage collector
-    finds it in fails on the ResourceWarning. Its answers are cached, so ask it here, at
-    collection, then collect the clients quietly. (The fix belongs in services.py.)"""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        docker_has_image(MOSQUITTO_IMAGE)
-        docker_has_image(REDIS_IMAGE)
-        gc.collect()
-
-
-_settle_docker_probes()
-
-
-@pytest.fixture(autouse=True)
-def collect_leaked_sockets() -> Iterator[None]:
-    """Anything of that kind left since: collected quietly before each fog test."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-    yield
 
 
 def raw_publish(host: str, port: int, messages: Sequence[tuple[str, bytes]],

@@ -19,7 +19,6 @@ from fog_node.store import IngestBatch, RegionStore
 from nevoa_core.alerts import AlertType
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
-from tests.integration.fog_support import collect_leaked_sockets  # noqa: F401
 
 NOW = max(time.time(), time.time() // 86_400 * 86_400 + 601)  # every reading today (UTC)
 DAY = datetime.fromtimestamp(NOW, UTC).strftime("%Y-%m-%d")

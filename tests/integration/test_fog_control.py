@@ -22,7 +22,6 @@ from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
 from nevoa_stack.services import Service
 from tests.integration.fog_support import (
-    collect_leaked_sockets,  # noqa: F401 - autouse fixture
     fog_config,
     raw_publish,
     reading_message,

@@ -21,7 +21,6 @@ from fog_node.store import RegionStore
 from nevoa_stack.processes import ChildProcess, free_port
 from nevoa_stack.services import Service
 from tests.integration.fog_support import (
-    collect_leaked_sockets,  # noqa: F401 - autouse fixture
     fog_config,
     raw_publish,
     reading_message,

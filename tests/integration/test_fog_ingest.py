@@ -12,7 +12,6 @@ from fog_node.store import IngestBatch, RecordResult
 from nevoa_core import topics
 from nevoa_stack.services import Service
 from tests.integration.fog_support import (
-    collect_leaked_sockets,  # noqa: F401 - autouse fixture
     fog_config,
     raw_publish,
     reading_message,

@@ -18,7 +18,6 @@ from fog_node.store import IngestBatch, RegionStore
 from nevoa_core.kinds import Kind
 from nevoa_core.periods import Step, parse_period
 from nevoa_core.senml import Reading
-from tests.integration.fog_support import collect_leaked_sockets  # noqa: F401
 
 T0 = 1_763_596_800.0  # 2025-11-20T00:00Z
 _regions = itertools.count()
