@@ -5,7 +5,7 @@ every reading produced meanwhile arrives exactly once after de-duplication by
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,16 +15,15 @@ from tests.integration.test_meter_support import (
     Collector,
     Simulator,
     assert_exactly_the_produced_readings,
-    restartable_broker,
     wait_for_readings,
 )
 from tests.support import wait_until
 
 
 @pytest.fixture
-def broker() -> Iterator[Service]:
-    with restartable_broker() as service:
-        yield service
+def broker(service_factory: Callable[[str], Service]) -> Service:
+    """A broker of the test's own, to stop and start again under load."""
+    return service_factory("mosquitto")
 
 
 def caught_up(collector: Collector, meters: int, beyond: int) -> bool:

@@ -4,17 +4,12 @@ fog-like collector on the real broker, and the simulator run as its own process.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,34 +19,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from nevoa_core import topics
 from nevoa_core.commands import CommandAck, decode_ack
 from nevoa_core.senml import Reading, decode_pack
-from nevoa_stack.services import Service, broker
 from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def restartable_broker() -> Iterator[Service]:
-    """A real Mosquitto whose persistence works when the tests run as root.
-
-    Started as root, mosquitto drops to the ``mosquitto`` user, which cannot enter
-    pytest's 0700 temporary directories: it then saves no sessions, and a broker restart
-    forgets the collector's persistent session (messages published before the collector
-    returns are lost - the broker's loss, not the meters'). Here its directories are
-    writable by that user. (``service_factory`` brokers have the problem; reported.)"""
-    workdir = Path(tempfile.mkdtemp(prefix="nevoa-meter-broker-"))
-    os.chmod(workdir, 0o777)
-    service = broker(workdir, name="mosquitto-meter-test")
-    for directory in [workdir, *(p for p in workdir.rglob("*") if p.is_dir())]:
-        os.chmod(directory, 0o777)  # its persistence_location, created above
-    service.start()
-    try:
-        yield service
-    finally:
-        try:
-            service.stop()
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Collector:
