@@ -9,20 +9,17 @@ import signal
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from cloud.settings import load_tariff_book
-from meter.link import LinkConfig, MqttLink
 from nevoa_core import topics
 from nevoa_core.invoices import price
 from nevoa_core.kinds import Kind
 from nevoa_core.periods import Step, period_containing
 from nevoa_core.senml import Reading, encode_pack
-from nevoa_stack.processes import free_port
 from nevoa_stack.stack import LocalStack
-from tests.support import http, wait_until
+from tests.support import http, publish_qos1, two_region_stack, wait_until
 
 THIS_MONTH = period_containing(Step.MONTH, time.time())
 LAST_MONTH = period_containing(Step.MONTH, THIS_MONTH.start_epoch - 1)
@@ -32,26 +29,17 @@ FOG_TIMEOUT = 2.0  # the cloud's default
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    s = LocalStack(Path(tmp_path_factory.mktemp("stack")), ["r1", "r2"], cloud_port=free_port())
-    try:
-        for region in s.regions:
-            s.start_region(region)
-        s.start_cloud(demo_meters_per_region=4)
+    with two_region_stack(tmp_path_factory.mktemp("stack"), demo_meters_per_region=4) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def publish(stack: LocalStack, region: str, meter: str, points: list[tuple[float, float]]) -> None:
     rp = stack.region_processes[region]
-    link = MqttLink(LinkConfig(rp.broker.host, rp.broker.port, client_id=f"test-{meter}"))
-    link.start()
-    for seq, (t, register) in enumerate(points, start=1):
-        reading = Reading(meter, seq, t, Kind.ELECTRICITY, register)
-        assert link.publish(topics.reading(region, meter), encode_pack(meter, [reading]),
-                            timeout=10)
-    link.stop()
-    assert link.outstanding() == 0
+    publish_qos1(rp.broker.host, rp.broker.port, [
+        (topics.reading(region, meter),
+         encode_pack(meter, [Reading(meter, seq, t, Kind.ELECTRICITY, register)]))
+        for seq, (t, register) in enumerate(points, start=1)
+    ], client_id=f"test-{meter}")
 
 
 def stored(stack: LocalStack, region: str, meter: str, count: int) -> bool:
