@@ -35,7 +35,7 @@ test-fast: install services ## the tests without the slow fault-injection ones
 
 lint: install ## ruff and mypy --strict
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy nevoa_core nevoa_adapters
+	@$(VENV)/bin/mypy nevoa_core nevoa_adapters nevoa_stack fog_node meter cloud
 
 bench: install services ## benchmarks: figures and ratios against baselines measured in the same run
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
