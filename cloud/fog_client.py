@@ -1,4 +1,4 @@
-"""FogClient: the cloud's HTTP adapter to the regions' fog nodes (docs/fog-api.md).
+"""FogClient: the cloud's HTTP adapter to the regions' fog nodes (README.md, "Fog node HTTP API").
 
 Connections are kept alive (:mod:`cloud.fog_http`): a request to a fog node costs one
 round trip, not a TCP handshake, and a busy cloud does not run out of ephemeral ports.

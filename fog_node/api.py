@@ -1,6 +1,6 @@
 """The fog node's HTTP API for the cloud (JSON in, JSON out, JSON errors).
 
-The contract is docs/fog-api.md. One blueprint per resource family: this module holds
+The contract is README.md, "Fog node HTTP API". One blueprint per resource family: this module holds
 the app factory, health, metrics and ingest counters; api_meters, api_region and
 api_ops the rest. Views parse input, call one service, and return JSON.
 """

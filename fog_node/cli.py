@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="nevoa-fog",
         description="Fog node of one region: consumes the region's MQTT broker, validates "
         "and stores readings in Redis, decides alerts and supply cuts locally, and serves "
-        "an HTTP API to the cloud (docs/fog-api.md). Every flag can also be set by the "
+        "an HTTP API to the cloud (README.md, 'Fog node HTTP API'). Every flag can also "
+        "be set by the "
         "environment variable named in its help.",
     )
     add = p.add_argument

@@ -4,7 +4,7 @@ Only what a QoS 1 subscriber uses: CONNECT/CONNACK, SUBSCRIBE/SUBACK, PUBLISH in
 PUBACK out, PINGREQ/PINGRESP, DISCONNECT. :func:`parse_packets` decodes every complete
 packet in a buffer in one pass, without a Python object per header field: that tight
 loop is why the fog node drains a backlog several times faster than with paho (see
-docs/fog.md, "Choice of MQTT client").
+README.md, "The fog node", "Choice of MQTT client").
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ examples:
   nevoa-meter --region r1 --count 500 --export fleet.csv --export fleet.json --export-only
 Meter ids are <region>-<kind letter><6-digit index>: r1-e000001. Water meters start at
 index 500001 by default, so that each (region, index) names one customer. Every flag
-can also be set by the NEVOA_* variable named in its help. See docs/meter.md.
+can also be set by the NEVOA_* variable named in its help. See README.md, "The meter simulator".
 """
 
 

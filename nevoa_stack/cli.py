@@ -65,7 +65,7 @@ def _banner(stack: LocalStack) -> str:
         f"  curl -s -X POST {c}/alerta-consumo -H 'Content-Type: application/json' "
         "-d '{\"matricula\": \"10001\"}'",
         "",
-        "A customer (token from login; see docs/cloud.md for every route):",
+        "A customer (token from login; see the README's \"The cloud API\" for every route):",
         f"  T=$(curl -s -X POST {c}/api/v1/auth/login -H 'Content-Type: application/json' "
         "-d '{\"username\": \"maria\", \"registration\": \"10001\"}' | "
         "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",

@@ -1,7 +1,8 @@
 """Helpers for the cloud's integration tests.
 
 ``ContractFog`` is a real HTTP server (werkzeug, on a free port) that answers the fog
-node API of docs/fog-api.md from readings held in memory: a stand-in for a fog node in
+node API of README.md, "Fog node HTTP API" from readings held in memory: a stand-in for
+a fog node in
 tests of cloud behaviour the real fog node does not serve yet. ``SilentFog`` accepts
 connections and never answers: a region that hangs. The cloud's Redis is always real.
 """

@@ -1,4 +1,4 @@
-"""The fog HTTP API (docs/fog-api.md) on a real Redis: shapes, and JSON errors."""
+"""The fog HTTP API (README.md, "Fog node HTTP API") on a real Redis: shapes, and JSON errors."""
 
 from __future__ import annotations
 
