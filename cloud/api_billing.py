@@ -13,8 +13,9 @@ from cloud.access import audit_note, customer_data, principal, staff
 from cloud.auth import Role
 from cloud.caching import NO_STORE, private, public, with_cache
 from cloud.errors import BadRequest
-from cloud.requests import int_arg, json_body
+from cloud.requests import json_body
 from cloud.wiring import services
+from nevoa_adapters.jsonapi import int_arg
 from nevoa_core.periods import Step, parse_period_label
 from nevoa_core.tariffs import ElectricityTariff, Flag, Tariff, TieredTariff
 

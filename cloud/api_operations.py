@@ -11,8 +11,9 @@ from cloud.access import audit_note, principal, staff
 from cloud.auth import Role
 from cloud.bulk_import import import_customers, read_rows
 from cloud.errors import BadRequest
-from cloud.requests import int_arg, json_body, str_arg
+from cloud.requests import json_body, str_arg
 from cloud.wiring import services
+from nevoa_adapters.jsonapi import int_arg
 from nevoa_core.commands import Action, CommandError
 from nevoa_core.ids import check_id
 from nevoa_core.supply import CutReason

@@ -14,9 +14,10 @@ from cloud.auth import Role
 from cloud.caching import NO_STORE, for_period, with_cache
 from cloud.errors import BadRequest, NoRegionAnswered
 from cloud.fanout import Gathered
-from cloud.requests import int_arg, json_body, str_arg
+from cloud.requests import json_body, str_arg
 from cloud.utility import ALERT_STATES, ALERT_TYPES, MAX_ALERTS, MAX_TOP_N, check_policy
 from cloud.wiring import services
+from nevoa_adapters.jsonapi import int_arg
 from nevoa_core.ids import check_id
 from nevoa_core.kinds import Kind
 from nevoa_core.periods import Period, Step, parse_period, period_containing

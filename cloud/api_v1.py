@@ -14,9 +14,10 @@ from cloud.caching import private, with_cache
 from cloud.directory import check_registration, check_username
 from cloud.errors import BadRequest
 from cloud.history import DEFAULT_SPAN, MAX_SPAN, STEP_SECONDS, HistoryStep, consumption_history
-from cloud.requests import choice_arg, int_arg, json_body, str_arg, time_arg
+from cloud.requests import choice_arg, json_body, str_arg, time_arg
 from cloud.utility import ALERT_STATES, ALERT_TYPES, MAX_ALERTS
 from cloud.wiring import accounts, services
+from nevoa_adapters.jsonapi import int_arg
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 

@@ -29,19 +29,6 @@ def optional_json_body() -> dict[str, Any]:
     return json_body()
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be from {low} to {high}")
-    return value
-
-
 def choice_arg(name: str, choices: type[E], default: E | None = None) -> E | None:
     raw = request.args.get(name)
     if raw is None or raw == "":

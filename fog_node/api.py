@@ -78,19 +78,6 @@ def meter_arg(meter: str) -> str:
     return meter
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        abort(400, description=f"{name} must be an integer from {low} to {high}")
-    return value
-
-
 def float_arg(name: str, default: float | None = None) -> float | None:
     raw = request.args.get(name)
     if raw is None:

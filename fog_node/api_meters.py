@@ -7,8 +7,9 @@ import time
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from fog_node.api import float_arg, int_arg, meter_arg, reading_json, services
+from fog_node.api import float_arg, meter_arg, reading_json, services
 from fog_node.rollups import RangeTooLong
+from nevoa_adapters.jsonapi import int_arg
 from nevoa_core.periods import Step
 
 MAX_HISTORY = 1000

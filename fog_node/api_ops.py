@@ -8,8 +8,9 @@ from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from fog_node.alerts_store import AlertCleared, AlertNotFound
-from fog_node.api import int_arg, json_body, meter_arg, services, who
+from fog_node.api import json_body, meter_arg, services, who
 from fog_node.commander import CommandRefused
+from nevoa_adapters.jsonapi import int_arg
 from nevoa_core.alerts import AlertState, AlertType
 from nevoa_core.supply import PolicyError
 

@@ -9,7 +9,8 @@ from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from fog_node.aggregates import RANKED_STEPS, RegionStats, UnrankedPeriod
-from fog_node.api import int_arg, services
+from fog_node.api import services
+from nevoa_adapters.jsonapi import int_arg
 from nevoa_core.kinds import Kind
 from nevoa_core.periods import InvalidPeriod, Period, Step, parse_period, period_containing
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 log = logging.getLogger("nevoa.http")
 
@@ -32,3 +32,17 @@ def register_json_errors(app: Flask) -> None:
             return http_error(exc)
         log.exception("unhandled error")
         return error_response(500, InternalServerError.description)
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in [low, high]; anything else is a JSON 400."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise BadRequest(description=f"{name} must be an integer from {low} to {high}")
+    return value
