@@ -48,6 +48,21 @@ _RATE_LIMIT = {b'energy","u":"kWh': (b'power","u":"W', Kind.ELECTRICITY.spec.max
                b'volume","u":"m3': (b'flow","u":"m3/s', Kind.WATER.spec.max_rate)}
 
 
+_INVALID = float("nan")  # the identity of this object marks a refused rate
+
+
+def _rate(reg_name: bytes, rate_name: bytes | None, rate_text: bytes | None) -> float | None:
+    """The reading's instantaneous rate: None when absent, ``_INVALID`` when its name does
+    not fit the register or its value is out of range (also for inf)."""
+    if rate_name is None:
+        return None
+    expected_rate, limit = _RATE_LIMIT[reg_name]
+    if rate_name != expected_rate:
+        return _INVALID
+    rate = float(rate_text or b"nan")
+    return rate if 0.0 <= rate <= limit else _INVALID
+
+
 def decode_canonical(payload: bytes, meter: str) -> list[Reading] | None:
     """The readings of a canonical, valid pack from ``meter``; None: use ``decode_pack``."""
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -59,14 +74,9 @@ def decode_canonical(payload: bytes, meter: str) -> list[Reading] | None:
     bt = float(bt_text)
     register = float(reg_text)
     seq = int(seq_text)
-    rate = None
-    if rate_name is not None:
-        expected_rate, limit = _RATE_LIMIT[reg_name]
-        if rate_name != expected_rate:
-            return None
-        rate = float(rate_text)
-        if not 0.0 <= rate <= limit:  # also False for inf
-            return None
+    rate = _rate(reg_name, rate_name, rate_text)
+    if rate is _INVALID:
+        return None
     if (name.decode() != meter or not EARLIEST_TIME <= bt <= LATEST_TIME
             or not 0.0 <= register <= MAX_REGISTER or seq > MAX_SEQ):
         return None
@@ -104,14 +114,9 @@ def _next_reading(payload: bytes, pos: int, previous: Reading, bt: float
     time = bt + (float(t_reg) if t_reg is not None else 0.0)
     register = float(reg_text)
     seq = int(seq_text)
-    rate = None
-    if rate_name is not None:
-        expected_rate, limit = _RATE_LIMIT[reg_name]
-        if rate_name != expected_rate:
-            return None
-        rate = float(rate_text)
-        if not 0.0 <= rate <= limit:
-            return None
+    rate = _rate(reg_name, rate_name, rate_text)
+    if rate is _INVALID:
+        return None
     if (seq <= previous.seq or seq > MAX_SEQ or not EARLIEST_TIME <= time <= LATEST_TIME
             or not 0.0 <= register <= MAX_REGISTER):
         return None
