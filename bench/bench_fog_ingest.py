@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from nevoa_core import topics
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading, encode_pack
 from nevoa_stack.processes import ChildProcess, free_port
+from nevoa_stack.raw_publish import publish_all
 from nevoa_stack.services import Service, broker, redis_server
 
 REGION = "bench"
@@ -65,26 +65,7 @@ def backlog(meters: int, count: int, round_no: int, region: str = REGION
 
 def publish(host: str, port: int, messages: list[tuple[str, bytes]], window: int = 20_000) -> float:
     """QoS 1, every PUBACK awaited; returns messages per second."""
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    started = time.perf_counter()
-    sock.sendall(wire.connect_packet("bench-pub", 60, True, 0, 65_535, 1 << 20))
-    buf, pubs, controls = bytearray(), [], []  # type: ignore[var-annotated]
-    while not controls:
-        buf += sock.recv(65_536)
-        del buf[:wire.parse_packets(buf, pubs, controls, 1 << 20)]
-    for first in range(0, len(messages), window):
-        chunk = messages[first:first + window]
-        sock.sendall(b"".join(wire.publish_packet(t, p, 1, i % 65_535 + 1)
-                              for i, (t, p) in enumerate(chunk)))
-        acked = 0
-        while acked < len(chunk):
-            controls.clear()
-            buf += sock.recv(1 << 20)
-            del buf[:wire.parse_packets(buf, pubs, controls, 1 << 20)]
-            acked += sum(1 for c in controls if c.kind == wire.PUBACK)
-    sock.close()
-    return len(messages) / (time.perf_counter() - started)
+    return publish_all(host, port, messages, window, client_id="bench-pub")
 
 
 class BareSubscriber:

@@ -2,45 +2,24 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
 import redis
 
-from fog_node import mqtt_wire as wire
 from fog_node.config import FogConfig
 from fog_node.node import FogNode
 from nevoa_core import topics
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading, encode_pack
+from nevoa_stack.raw_publish import publish_all
 
 
 def raw_publish(host: str, port: int, messages: Sequence[tuple[str, bytes]],
                 window: int = 10_000, retain: bool = False) -> None:
     """Publish QoS 1 and wait for every PUBACK: the messages are in the broker."""
-    sock = socket.create_connection((host, port), timeout=30)
-    try:
-        sock.sendall(wire.connect_packet("test-pub", 60, True, 0, 65_535, 1 << 20))
-        buf = bytearray()
-        pubs: list[wire.Publish] = []
-        controls: list[wire.Control] = []
-        while not any(c.kind == wire.CONNACK for c in controls):
-            buf += sock.recv(65_536)
-            del buf[:wire.parse_packets(buf, pubs, controls, 1 << 20)]
-        for start in range(0, len(messages), window):
-            chunk = messages[start:start + window]
-            sock.sendall(b"".join(wire.publish_packet(t, p, 1, i % 65_535 + 1, retain)
-                                  for i, (t, p) in enumerate(chunk)))
-            acked = 0
-            while acked < len(chunk):
-                controls.clear()
-                buf += sock.recv(1 << 20)
-                del buf[:wire.parse_packets(buf, pubs, controls, 1 << 20)]
-                acked += sum(1 for c in controls if c.kind == wire.PUBACK)
-    finally:
-        sock.close()
+    publish_all(host, port, messages, window, retain, client_id="test-pub")
 
 
 def reading_message(region: str, reading: Reading) -> tuple[str, bytes]:
