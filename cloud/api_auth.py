@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from cloud.access import principal
 from cloud.auth import NotAuthenticated
-from cloud.directory import UnknownCustomer, check_registration, check_username
+from cloud.directory import UnknownCustomer
 from cloud.requests import json_body
 from cloud.wiring import services
 
@@ -17,10 +17,8 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 @bp.post("/login")
 def login() -> ResponseReturnValue:
     body = json_body("username", "registration")
-    username = check_username(body["username"])
-    registration = check_registration(body["registration"])
     try:
-        customer = services().directory.find(username, registration)
+        customer = services().directory.find(body["username"], body["registration"])
     except UnknownCustomer:
         # the same answer whichever half is wrong: no probing for registrations
         raise NotAuthenticated("unknown username and registration") from None

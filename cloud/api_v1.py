@@ -11,7 +11,6 @@ from flask.typing import ResponseReturnValue
 from cloud import presenters
 from cloud.access import customer_data
 from cloud.caching import private, with_cache
-from cloud.directory import check_registration, check_username
 from cloud.errors import BadRequest
 from cloud.history import DEFAULT_SPAN, MAX_SPAN, STEP_SECONDS, HistoryStep, consumption_history
 from cloud.requests import choice_arg, json_body, str_arg, time_arg
@@ -27,9 +26,7 @@ MAX_READINGS = 1000
 @bp.post("/customers/validate")
 def validate_customer() -> ResponseReturnValue:
     body = json_body("username", "registration")
-    c = accounts().directory.find(
-        check_username(body["username"]), check_registration(body["registration"])
-    )
+    c = accounts().directory.find(body["username"], body["registration"])
     return jsonify(valid=True, username=c.username, registration=c.registration)
 
 

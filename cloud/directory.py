@@ -168,10 +168,12 @@ class Directory:
             raise UnknownCustomer(registration)
         return Customer(**fields)
 
-    def find(self, username: str, registration: str) -> Customer:
-        """The customer with both this username and this registration."""
+    def find(self, username: object, registration: object) -> Customer:
+        """The customer with both this username and this registration, as a request gave
+        them (checked here: an invalid one is an InvalidCustomer, a 400)."""
+        registration = check_registration(registration)
         customer = self.get(registration)
-        if customer.username != username:
+        if customer.username != check_username(username):
             raise UnknownCustomer(registration)
         return customer
 

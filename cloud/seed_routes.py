@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from cloud import presenters
-from cloud.directory import check_registration, check_username
+from cloud.directory import check_registration
 from cloud.requests import json_body
 from cloud.wiring import accounts
 
@@ -20,9 +20,7 @@ def _registration() -> str:
 @bp.post("/validacao-usuario")
 def validate_user() -> ResponseReturnValue:
     body = json_body("username", "matricula")
-    customer = accounts().directory.find(
-        check_username(body["username"]), check_registration(body["matricula"])
-    )
+    customer = accounts().directory.find(body["username"], body["matricula"])
     return jsonify(valido=True, username=customer.username, matricula=customer.registration)
 
 
