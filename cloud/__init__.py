@@ -44,19 +44,19 @@ def build_services(settings: CloudSettings) -> Services:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     fogs = FogClient(settings.fog_urls, settings.fog_timeout)
     directory = Directory(client)
-    supply = SupplyControl(client, fogs, settings.command_ttl)
+    supply = SupplyControl(client, fogs, settings.command_ttl, settings.clock)
     return Services(
         settings=settings,
         directory=directory,
         fogs=fogs,
         accounts=Accounts(directory, fogs, settings.flat_rate),
-        tokens=TokenSigner(settings.secret_key, settings.token_ttl),
+        tokens=TokenSigner(settings.secret_key, settings.token_ttl, settings.clock),
         api_keys=ApiKeys(client),
         audit=AuditLog(client),
         billing=Billing(client, directory, fogs, settings.tariffs, supply,
-                        settings.invoice_due_days, settings.default_flag),
+                        settings.invoice_due_days, settings.default_flag, settings.calendar),
         supply=supply,
-        utility=Utility(fogs, directory),
+        utility=Utility(fogs, directory, settings.clock),
     )
 
 
@@ -79,6 +79,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/health")
     def health() -> Any:
-        return jsonify(status="ok", regions=sorted(settings.fog_urls))
+        return jsonify(status="ok", regions=sorted(settings.fog_urls),
+                       timezone=settings.calendar.zone_name,
+                       now=settings.calendar.iso(settings.clock.now()))
 
     return app

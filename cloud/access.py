@@ -7,7 +7,6 @@ log entry is an fsync'd write on the cloud's Redis)."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -17,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from cloud.auth import KEY_PREFIX, Forbidden, NotAuthenticated, Principal, Role
 from cloud.directory import check_registration
-from cloud.wiring import services
+from cloud.wiring import now, services
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 P = ParamSpec("P")
@@ -100,7 +99,7 @@ def register_audit(app: Flask) -> None:
                 request.method not in READ_METHODS or g.get("audit_read")
                 or response.status_code in (401, 403)):
             entry = {
-                "at": time.time(), "actor": caller.name, "role": caller.role.value,
+                "at": now(), "actor": caller.name, "role": caller.role.value,
                 "method": request.method, "path": request.path,
                 "query": request.query_string.decode(errors="replace")[:500],
                 "status": response.status_code, "remote": request.remote_addr,

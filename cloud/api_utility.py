@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -16,21 +15,22 @@ from cloud.errors import BadRequest, NoRegionAnswered
 from cloud.fanout import Gathered
 from cloud.requests import json_body, str_arg
 from cloud.utility import ALERT_STATES, ALERT_TYPES, MAX_ALERTS, MAX_TOP_N, check_policy
-from cloud.wiring import services
+from cloud.wiring import now, services
 from nevoa_adapters.jsonapi import int_arg
 from nevoa_core.ids import check_id
 from nevoa_core.kinds import Kind
-from nevoa_core.periods import Period, Step, parse_period, period_containing
+from nevoa_core.periods import Period, Step
 
 bp = Blueprint("utility", __name__, url_prefix="/api/v1")
 
 
 def _period_arg() -> Period:
-    """A day or a month (the periods the fog nodes rank); default today (UTC)."""
+    """A day or a month (the periods the fog nodes rank); default today (local)."""
     raw = request.args.get("period")
+    calendar = services().settings.calendar
     if not raw:
-        return period_containing(Step.DAY, time.time())
-    period = parse_period(raw)
+        return calendar.period_containing(Step.DAY, now())
+    period = calendar.parse_period(raw)
     if period.step not in (Step.DAY, Step.MONTH):
         raise BadRequest("rankings and means are kept per day and per month: "
                          "period=day:YYYY-MM-DD or month:YYYY-MM")
@@ -72,7 +72,7 @@ def top() -> ResponseReturnValue:
                                           _region_arg(), fresh=_fresh())
     _none_answered(ranking.gathered)
     return _aged(with_cache(jsonify(presenters.ranking(ranking)),
-                            for_period(period.is_closed(time.time()),
+                            for_period(period.is_closed(now()),
                                        ranking.gathered.partial)), age)
 
 
@@ -94,7 +94,7 @@ def region_stats() -> ResponseReturnValue:
     means, age = services().utility.means(period, _kind_arg(), fresh=_fresh())
     _none_answered(means.gathered)
     return _aged(with_cache(jsonify(presenters.means(means)),
-                            for_period(period.is_closed(time.time()), means.gathered.partial)),
+                            for_period(period.is_closed(now()), means.gathered.partial)),
                  age)
 
 

@@ -3,8 +3,6 @@ or an operator's key, is required (the seed's routes stay open, as in the origin
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
@@ -15,7 +13,7 @@ from cloud.errors import BadRequest
 from cloud.history import DEFAULT_SPAN, MAX_SPAN, STEP_SECONDS, HistoryStep, consumption_history
 from cloud.requests import choice_arg, json_body, str_arg, time_arg
 from cloud.utility import ALERT_STATES, ALERT_TYPES, MAX_ALERTS
-from cloud.wiring import accounts, services
+from cloud.wiring import accounts, now, services
 from nevoa_adapters.jsonapi import int_arg
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -61,8 +59,8 @@ def readings(registration: str) -> ResponseReturnValue:
 def history(registration: str) -> ResponseReturnValue:
     step = choice_arg("step", HistoryStep, HistoryStep.HOUR)
     assert step is not None
-    now = time.time()
-    end = time_arg("to", now)
+    current = now()
+    end = time_arg("to", current)
     start = time_arg("from", end - DEFAULT_SPAN[step])
     if not start < end:
         raise BadRequest("from must be before to")
@@ -71,7 +69,7 @@ def history(registration: str) -> ResponseReturnValue:
                          f"{MAX_SPAN[step] / 86400:g} days; use a coarser step")
     customer = services().directory.get(registration)
     h = consumption_history(services().fogs, customer, step, start, end)
-    over = end + STEP_SECONDS[step] <= now  # the last bucket can no longer change
+    over = end + STEP_SECONDS[step] <= current  # the last bucket can no longer change
     return with_cache(jsonify(presenters.history(h)), private(3600 if over else 30))
 
 

@@ -27,6 +27,7 @@ from typing import cast
 import redis
 
 from cloud.ttl_cache import TtlCache
+from nevoa_core.clock import Clock, SystemClock
 
 
 class Role(StrEnum):
@@ -67,17 +68,18 @@ def _b64(data: bytes) -> str:
 
 
 class TokenSigner:
-    def __init__(self, secret: bytes, ttl: float) -> None:
+    def __init__(self, secret: bytes, ttl: float, clock: Clock | None = None) -> None:
         if len(secret) < 16:
             raise ValueError("SECRET_KEY must be at least 16 bytes")
         self._secret = secret
         self.ttl = ttl
+        self.clock = clock or SystemClock()
 
     def _sign(self, message: str) -> str:
         return _b64(hmac.new(self._secret, message.encode(), hashlib.sha256).digest())
 
     def issue(self, registration: str, now: float | None = None) -> tuple[str, int]:
-        expires = int((time.time() if now is None else now) + self.ttl)
+        expires = int((self.clock.now() if now is None else now) + self.ttl)
         message = f"{TOKEN_VERSION}.{registration}.{expires}"
         return f"{message}.{self._sign(message)}", expires
 
@@ -93,7 +95,7 @@ class TokenSigner:
             expires = int(parts[2])
         except ValueError:
             raise NotAuthenticated("the token is malformed") from None
-        if (time.time() if now is None else now) >= expires:
+        if (self.clock.now() if now is None else now) >= expires:
             raise NotAuthenticated("the token has expired; log in again")
         return parts[1]
 

@@ -21,6 +21,7 @@ from cloud.invoicing import tariff_problem
 from cloud.serving import serve_forever
 from cloud.settings import load_tariff_book
 from nevoa_adapters.cli import add_logging_flag, env, env_int, setup_logging
+from nevoa_core.calendar import DEFAULT_TIMEZONE
 
 log = logging.getLogger("nevoa.cloud")
 
@@ -53,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tariffs", default=env("TARIFFS_FILE", ""),
                        help="tariff book (JSON; env NEVOA_TARIFFS_FILE; default the "
                        "shipped cloud/tariffs.json)")
+    serve.add_argument("--timezone", default=env("TIMEZONE", DEFAULT_TIMEZONE),
+                       help="the utility's IANA time zone: billing months, days, due dates "
+                       "(env NEVOA_TIMEZONE; default %(default)s)")
+    serve.add_argument("--clock-start", default=env("CLOCK_START", ""),
+                       help="tests and drills only: the clock starts at this instant (ISO 8601 "
+                       "with offset, or epoch seconds) and runs on (env NEVOA_CLOCK_START)")
     serve.add_argument("--threads", type=int, default=env_int("HTTP_THREADS", 16),
                        help="worker threads per process (env NEVOA_HTTP_THREADS; "
                        "default %(default)s)")
@@ -113,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                     "stops")
         secret = secrets.token_hex(32)
     config = {"REDIS_URL": a.redis_url, "FOG_URLS": fogs, "FLAT_RATE": a.flat_rate,
-              "FOG_TIMEOUT": a.fog_timeout, "TARIFFS_FILE": a.tariffs, "SECRET_KEY": secret}
+              "FOG_TIMEOUT": a.fog_timeout, "TARIFFS_FILE": a.tariffs, "SECRET_KEY": secret,
+              "TIMEZONE": a.timezone, "CLOCK_START": a.clock_start}
     create_app(config)  # fail here, once, on a bad configuration
     log.info("cloud API on http://%s:%d, %d process(es) x %d threads (regions: %s)", a.host,
              a.port, a.processes, a.threads,

@@ -1,7 +1,9 @@
 """A customer's consumption over a range, step by step, with the running total.
 
-``raw`` uses the fog node's raw readings (consumption = register minus the previous
-reading's register; the first reading of the range starts the running total at zero);
+``raw`` uses the fog node's raw readings (consumption from the previous reading's
+register by :func:`nevoa_core.consumption.link`, the one rule: a rollover counts through
+the modulus, a tamper counts 0; the first reading of the range starts the running total
+at zero);
 ``hour`` and ``day`` use the fog node's rollups, whose consumption already counts from
 the last reading before each bucket.
 """
@@ -14,6 +16,7 @@ from enum import StrEnum
 
 from cloud.directory import Customer
 from cloud.fog_client import FogClient
+from nevoa_core.consumption import link
 from nevoa_core.money import round_quantity, to_decimal
 
 
@@ -68,12 +71,11 @@ def consumption_history(fogs: FogClient, customer: Customer, step: HistoryStep,
     if step is HistoryStep.RAW:
         readings = fogs.readings_between(customer.region, customer.meter, start, end)
         rows: list[tuple[float, Decimal, Decimal | None]] = []
-        previous: Decimal | None = None
+        previous: float | None = None
         for r in readings:
-            register = to_decimal(r.register)
-            used = Decimal(0) if previous is None else max(register - previous, Decimal(0))
-            rows.append((r.time, used, register))
-            previous = register
+            used = Decimal(0) if previous is None else link(previous, r.register).consumed
+            rows.append((r.time, used, to_decimal(r.register)))
+            previous = r.register
         return History(customer, step, start, end, _running(rows))
     buckets = fogs.rollups(customer.region, customer.meter, step.value, start, end)
     return History(customer, step, start, end, _running([

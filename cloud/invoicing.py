@@ -1,10 +1,19 @@
 """Invoices for calendar months: issue, list, pay, and cut supply for overdue debt.
 
 A month's invoice is computed from the fog node's daily rollups of the customer's
-meter, priced by :func:`nevoa_core.invoices.price` under the customer's tariff and the
-month's tariff flag. While the month runs the invoice is *provisional* (computed on
-each request, stored nowhere); once it is over the first request *issues* it: stored
-once, status ``open`` and due ``INVOICE_DUE_DAYS`` after the month's end. Keys:
+meter (hourly rollups under a time-of-use tariff, each hour priced at the post of its
+local start), priced by :func:`nevoa_core.invoices.price` under the customer's tariff
+and the month's tariff flag. While the month runs the invoice is *provisional* (computed
+on each request, stored nowhere); once it is over the first request *issues* it: stored
+once, status ``open`` and due ``INVOICE_DUE_DAYS`` after the month's end.
+
+A month without any reading (the first hours of a month, or a meter silent all month)
+is invoiced for a consumption of 0 — the fixed charges and their taxes — with a
+``note`` saying so; whatever the meter used meanwhile is counted from the last reading,
+in the month of the next one. A closed month is issued so only if the meter had
+reported in the 400 days before it; otherwise the meter was not in service yet and the
+month has no invoice (:class:`NoReadingsInPeriod`): looking up an old month cannot issue
+an overdue invoice for it (and cut the supply for that "debt"). Keys:
 
     nv:cloud:invoice:{registration}-{YYYY-MM}   JSON (cloud.invoice_json)
     nv:cloud:invoices:{registration}            sorted set of periods, score = month start
@@ -17,7 +26,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 import redis
 
@@ -25,18 +34,30 @@ from cloud.directory import Customer, Directory, UnknownCustomer, UnknownMeter
 from cloud.fog_client import FogClient, RegionUnavailable
 from cloud.invoice_json import invoice_from_json, invoice_to_json
 from cloud.supply import IssuedCommand, SupplyControl
-from nevoa_core.invoices import Invoice, InvoiceStatus, invoice_id, price
+from nevoa_core.calendar import Calendar
+from nevoa_core.invoices import Consumption, Invoice, InvoiceStatus, invoice_id, price
 from nevoa_core.money import to_decimal
 from nevoa_core.periods import Period
 from nevoa_core.supply import CutReason
-from nevoa_core.tariffs import Flag, TariffBook, TariffError
+from nevoa_core.tariffs import Flag, Tariff, TariffBook, TariffError, TimeOfUseTariff
+from nevoa_core.time_of_use import usage_by_post
 
 OPEN_INVOICES = "nv:cloud:invoices:open"
+HOURS_PER_REQUEST = 31 * 86_400  # the longest span of hourly rollups the fog gives at once
+DAYS_PER_REQUEST = 400 * 86_400  # ... of daily ones: how far back "in service" looks
+NO_READING_YET = ("no reading has arrived this month yet: the fixed charges only, for a "
+                  "consumption of 0 so far")
+NO_READING_IN_MONTH = ("no reading arrived in this month: the fixed charges only; the "
+                       "consumption since the last reading is billed in the month of the "
+                       "next one")
 
 
 class NoReadingsInPeriod(LookupError):
+    """The meter sent nothing in the month nor before it: it was not in service yet."""
+
     def __init__(self, registration: str, period: Period) -> None:
-        super().__init__(f"the meter of {registration} has no readings in {period.label}")
+        super().__init__(f"the meter of {registration} has sent no reading in or before "
+                         f"{period.label}: there is no invoice for that month")
 
 
 class PeriodNotStarted(ValueError):
@@ -88,8 +109,9 @@ class DebtEnforcement:
 class Billing:
     def __init__(self, client: redis.Redis, directory: Directory, fogs: FogClient,
                  tariffs: TariffBook, supply: SupplyControl, due_days: int,
-                 default_flag: Flag) -> None:
+                 default_flag: Flag, calendar: Calendar | None = None) -> None:
         self._redis = client
+        self.calendar = calendar or Calendar()
         self.directory = directory
         self.fogs = fogs
         self.tariffs = tariffs
@@ -113,22 +135,61 @@ class Billing:
 
     def _stored(self, iid: str) -> Invoice | None:
         raw = self._redis.get(_invoice_key(iid))
-        return invoice_from_json(json.loads(raw)) if raw else None
+        return invoice_from_json(json.loads(raw), self.calendar) if raw else None
 
-    def _consumption(self, customer: Customer, period: Period) -> Decimal:
-        points = self.fogs.rollups(customer.region, customer.meter, "day",
-                                   period.start_epoch, period.end_epoch)
-        if not points:
-            raise NoReadingsInPeriod(customer.registration, period)
-        return sum((max(to_decimal(float(p["consumption"])), Decimal(0)) for p in points),
+    def _consumption(self, customer: Customer, tariff: Tariff,
+                     period: Period) -> Consumption | None:
+        """The month's consumption as the tariff prices it (per post under a time-of-use
+        tariff); None when no hour or day of the month has a reading."""
+        if isinstance(tariff, TimeOfUseTariff):
+            hours = self._hourly_rollups(customer, period)
+            if not hours:
+                return None
+            return usage_by_post(tariff.schedule, (
+                (self.calendar.local(float(p["start"])), to_decimal(float(p["consumption"])))
+                for p in hours))
+        days = self.fogs.rollups(customer.region, customer.meter, "day",
+                                 period.start_epoch, period.end_epoch)
+        if not days:
+            return None
+        return sum((max(to_decimal(float(p["consumption"])), Decimal(0)) for p in days),
                    Decimal(0))
+
+    def _hourly_rollups(self, customer: Customer, period: Period) -> list[dict[str, Any]]:
+        """The month's local hours, in as many requests as the fog's limit needs (a month
+        may last 31 days and a DST hour)."""
+        points: list[dict[str, Any]] = []
+        start = period.start_epoch
+        while start < period.end_epoch:
+            end = min(start + HOURS_PER_REQUEST, period.end_epoch)
+            points += self.fogs.rollups(customer.region, customer.meter, "hour", start, end)
+            start = end
+        return points
+
+    def _reported_before(self, customer: Customer, period: Period) -> bool:
+        start = period.start_epoch
+        return bool(self.fogs.rollups(customer.region, customer.meter, "day",
+                                      start - DAYS_PER_REQUEST, start))
+
+    def due_at(self, period: Period) -> float:
+        """``due_days`` local days after the month's end (a DST day counts as one day)."""
+        cal = self.calendar
+        return cal.day_start(cal.day_number(period.end_epoch) + self.due_days)
 
     def compute(self, customer: Customer, period: Period, now: float) -> Invoice:
         tariff = self.tariffs.for_kind(customer.meter_kind, customer.tariff or None)
-        bill = price(tariff, self._consumption(customer, period), self.flag(period))
+        used = self._consumption(customer, tariff, period)
+        note = None
+        if used is None:  # nothing this month: the fixed charges (their taxes) only
+            closed = period.is_closed(now)
+            if closed and not self._reported_before(customer, period):
+                raise NoReadingsInPeriod(customer.registration, period)
+            used = {} if isinstance(tariff, TimeOfUseTariff) else Decimal(0)
+            note = NO_READING_IN_MONTH if closed else NO_READING_YET
+        bill = price(tariff, used, self.flag(period))
         return Invoice(customer.registration, customer.meter, period, bill,
-                       InvoiceStatus.OPEN, issued_at=now,
-                       due_at=period.end_epoch + self.due_days * 86400)
+                       InvoiceStatus.OPEN, issued_at=now, due_at=self.due_at(period),
+                       note=note)
 
     def invoice(self, registration: str, period: Period, now: float) -> tuple[Invoice, bool]:
         """(the month's invoice, whether it is provisional)."""
@@ -162,7 +223,7 @@ class Billing:
         labels = cast(list[str], self._redis.zrevrange(_list_key(registration), 0, -1))
         raws = self._redis.mget([_invoice_key(f"{registration}-{p}") for p in labels]) \
             if labels else []
-        return [invoice_from_json(json.loads(r)) for r in raws if r]
+        return [invoice_from_json(json.loads(r), self.calendar) for r in raws if r]
 
     def pay(self, registration: str, period: Period, by: str, now: float) -> Payment:
         """Mark the invoice paid; if the meter was cut for debt and nothing else is
@@ -175,7 +236,8 @@ class Billing:
             raw = pipe.get(key)
             if raw is None:
                 raise UnknownInvoice(f"invoice {iid} has not been issued")
-            invoice = invoice_from_json(json.loads(raw)).pay(now)  # AlreadyPaid if paid
+            invoice = invoice_from_json(json.loads(raw), self.calendar)
+            invoice = invoice.pay(now)  # AlreadyPaid if paid
             pipe.multi()
             pipe.set(key, json.dumps(invoice_to_json(invoice)))
             pipe.zrem(OPEN_INVOICES, iid)

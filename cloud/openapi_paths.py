@@ -125,16 +125,21 @@ PATHS: dict[str, Any] = {
         "The meter's alerts and whether its supply is cut", extra_errors=(503,),
         params=[ALERT_STATE, ALERT_TYPE, LIMIT_1000])},
     "/api/v1/customers/{registration}/invoices": {"get": _customer("Issued invoices")},
-    "/api/v1/customers/{registration}/invoices/{month}": {"get": _customer(
+    "/api/v1/customers/{registration}/invoices/{month}": {"get": {**_customer(
         "The invoice of a calendar month (provisional while the month runs)",
-        params=[MONTH_PARAM], extra_errors=(409, 503), ok=INVOICE)},
+        params=[MONTH_PARAM], extra_errors=(409, 503), ok=INVOICE),
+        "description": "A month without readings bills the fixed charges, with a note; "
+        "409 for a closed month before the meter's first reading. A time-of-use tariff "
+        "has a peak, an intermediate and an off_peak line."}},
     "/api/v1/customers/{registration}/invoices/{month}/payment": {"post": operation(
         "customers", "Pay an issued invoice; restores supply cut for debt",
         params=[REGISTRATION, MONTH_PARAM], error_codes=(*CUSTOMER_ERRORS, 409, 503),
         security=CUSTOMER_AUTH,
         ok=_obj(invoice=INVOICE, supply_restored={**COMMAND_ISSUED, "nullable": True}))},
     # -- tariffs and billing -----------------------------------------------------------
-    "/api/v1/tariffs": {"get": operation("billing", "The tariff book", security=[])},
+    "/api/v1/tariffs": {"get": operation(
+        "billing", "The tariff book", security=[],
+        description="Each tariff's type is flat, tiered, electricity or time_of_use.")},
     "/api/v1/tariff-flags/{month}": {
         "get": operation("billing", "The month's tariff flag", params=[MONTH_PARAM],
                          error_codes=(400,), security=[]),

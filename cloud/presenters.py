@@ -1,12 +1,12 @@
 """How the cloud writes readings, invoices, rankings and checks as JSON.
 
-Times for people are ISO 8601 in UTC (``2026-11-20T13:00:00Z``); money and exact
-quantities are decimal strings.
+Times for people are ISO 8601 in the utility's local time with their offset
+(``2026-11-30T22:00:00-03:00``: the calendar of :class:`nevoa_core.calendar.Calendar`);
+money and exact quantities are decimal strings.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from cloud.accounts import ExcessReport, LastPeriodInvoice
@@ -15,12 +15,13 @@ from cloud.history import History
 from cloud.invoice_json import invoice_to_json
 from cloud.supply import IssuedCommand
 from cloud.utility import Ranking, RegionalMeans
+from cloud.wiring import services
 from nevoa_core.invoices import Invoice
 from nevoa_core.senml import Reading
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return services().settings.calendar.iso(epoch)
 
 
 def iso_or_none(epoch: float | None) -> str | None:

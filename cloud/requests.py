@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from flask import request
 
+from cloud.wiring import services
 from cloud.errors import BadRequest
 
 E = TypeVar("E", bound=StrEnum)
@@ -52,18 +53,18 @@ def str_arg(name: str, choices: tuple[str, ...] | None = None) -> str | None:
 
 
 def parse_time(raw: str, name: str) -> float:
-    """Epoch seconds, or ISO 8601 (a time without a zone is UTC)."""
+    """Epoch seconds, or ISO 8601 (a time without an offset is the utility's local time)."""
     try:
         return float(raw) if raw.replace(".", "", 1).isdigit() else _iso(raw)
     except ValueError:
         raise BadRequest(f"{name} must be epoch seconds or ISO 8601, e.g. "
-                         "2026-11-20T00:00:00Z") from None
+                         "2026-11-20T00:00:00-03:00") from None
 
 
 def _iso(raw: str) -> float:
     moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=services().settings.calendar.zone)
     return moment.timestamp()
 
 

@@ -6,7 +6,10 @@ for a whole fan-out), ``FLAT_RATE`` (the seed routes' price per unit), ``SECRET_
 (signs customer tokens; random per process when unset), ``TOKEN_TTL`` (seconds),
 ``TARIFFS_FILE`` (JSON tariff book; default the shipped ``cloud/tariffs.json``),
 ``DEFAULT_FLAG`` (the tariff flag of a month nobody set), ``INVOICE_DUE_DAYS``,
-``COMMAND_TTL`` (seconds a valve command may wait for its meter).
+``COMMAND_TTL`` (seconds a valve command may wait for its meter), ``TIMEZONE`` (the
+utility's IANA zone: billing months, days, due dates; default ``America/Sao_Paulo``) and
+``CLOCK_START`` (tests and drills only: the clock starts at this instant and runs on).
+A test may also pass a ``CLOCK`` object (:class:`nevoa_core.clock.FixedClock`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from nevoa_core.calendar import DEFAULT_TIMEZONE, Calendar
+from nevoa_core.clock import Clock, clock_from
 from nevoa_core.tariffs import Flag, TariffBook, parse_tariff_book
 
 log = logging.getLogger("nevoa.cloud")
@@ -37,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "INVOICE_DUE_DAYS": 15,
     "COMMAND_TTL": 300,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "TIMEZONE": DEFAULT_TIMEZONE,
+    "CLOCK_START": "",
 }
 
 
@@ -71,6 +78,8 @@ class CloudSettings:
     default_flag: Flag
     invoice_due_days: int
     command_ttl: int
+    calendar: Calendar
+    clock: Clock
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CloudSettings:
@@ -99,4 +108,6 @@ class CloudSettings:
             default_flag=Flag(str(config["DEFAULT_FLAG"])),
             invoice_due_days=int(config["INVOICE_DUE_DAYS"]),
             command_ttl=int(config["COMMAND_TTL"]),
+            calendar=Calendar(str(config["TIMEZONE"] or DEFAULT_TIMEZONE)),
+            clock=config.get("CLOCK") or clock_from(str(config["CLOCK_START"] or "") or None),
         )

@@ -12,7 +12,6 @@ debt cut. Keys:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote
@@ -21,6 +20,7 @@ import redis
 
 from cloud.directory import Customer
 from cloud.fog_client import FogClient, NotFoundInRegion, RegionUnavailable
+from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.commands import Action, Command, CommandError
 from nevoa_core.supply import CutReason
 
@@ -56,8 +56,10 @@ def _cut_for_key(reason: CutReason) -> str:
 
 
 class SupplyControl:
-    def __init__(self, client: redis.Redis, fogs: FogClient, command_ttl: int) -> None:
+    def __init__(self, client: redis.Redis, fogs: FogClient, command_ttl: int,
+                 clock: Clock | None = None) -> None:
         self._redis = client
+        self.clock = clock or SystemClock()
         self.fogs = fogs
         self.command_ttl = command_ttl
 
@@ -77,7 +79,7 @@ class SupplyControl:
         issued = IssuedCommand(customer.region, command)
         self._redis.hset(_command_key(issued.id), mapping={
             "region": customer.region, "meter": customer.meter, "action": action.value,
-            "reason": reason.value, "by": by, "issued_at": repr(time.time())})
+            "reason": reason.value, "by": by, "issued_at": repr(self.clock.now())})
         self._redis.expire(_command_key(issued.id), COMMAND_RECORD_TTL)
         return issued
 
@@ -89,7 +91,7 @@ class SupplyControl:
             pipe.srem(_cut_for_key(CutReason(previous)), customer.meter)
         pipe.hset(_supply_key(customer.meter), mapping={
             "state": "cut", "reason": reason.value, "command_id": issued.id, "by": by,
-            "at": repr(time.time())})
+            "at": repr(self.clock.now())})
         pipe.sadd(_cut_for_key(reason), customer.meter)
         pipe.execute()
         return issued

@@ -3,7 +3,6 @@ nodes at once and says which regions did not answer in time."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from cloud.directory import Directory
 from cloud.fanout import Gathered, gather
 from cloud.fog_client import FogClient
 from cloud.ttl_cache import TtlCache
+from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.kinds import Kind
 from nevoa_core.money import to_decimal
 from nevoa_core.periods import Period
@@ -59,15 +59,17 @@ class Alerts:
     gathered: Gathered[Any]
 
 
-def _ttl(period: Period, gathered: Gathered[Any]) -> float:
+def _ttl(period: Period, gathered: Gathered[Any], now: float) -> float:
     if gathered.partial:
         return 0.0
-    return TTL_CLOSED if period.is_closed(time.time()) else TTL_RUNNING
+    return TTL_CLOSED if period.is_closed(now) else TTL_RUNNING
 
 
 class Utility:
-    def __init__(self, fogs: FogClient, directory: Directory) -> None:
+    def __init__(self, fogs: FogClient, directory: Directory, clock: Clock | None = None
+                 ) -> None:
         self.fogs = fogs
+        self.clock = clock or SystemClock()
         self.directory = directory
         self._rankings: TtlCache[Ranking] = TtlCache()
         self._means: TtlCache[RegionalMeans] = TtlCache()
@@ -82,7 +84,7 @@ class Utility:
         regions = self._regions(region)
         return self._rankings.get_or_compute(
             (period.name, n, kind, region), lambda: self._top(period, n, kind, regions),
-            lambda r: _ttl(period, r.gathered), fresh)
+            lambda r: _ttl(period, r.gathered, self.clock.now()), fresh)
 
     def _top(self, period: Period, n: int, kind: Kind, regions: list[str]) -> Ranking:
         gathered = gather(
@@ -97,7 +99,7 @@ class Utility:
               ) -> tuple[RegionalMeans, float | None]:
         return self._means.get_or_compute(
             (period.name, kind), lambda: self._compute_means(period, kind),
-            lambda m: _ttl(period, m.gathered), fresh)
+            lambda m: _ttl(period, m.gathered, self.clock.now()), fresh)
 
     def _compute_means(self, period: Period, kind: Kind) -> RegionalMeans:
         gathered = gather(self.fogs, self.fogs.regions, "/api/v1/region/stats",

@@ -40,3 +40,8 @@ def services() -> Services:
 
 def accounts() -> Accounts:
     return services().accounts
+
+
+def now() -> float:
+    """The one "now" of the cloud (settings.clock)."""
+    return services().settings.clock.now()

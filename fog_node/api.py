@@ -24,6 +24,8 @@ from fog_node.policy_store import PolicyStore
 from fog_node.rollups import Rollups
 from fog_node.store import RegionStore
 from nevoa_adapters.jsonapi import register_json_errors
+from nevoa_core.calendar import Calendar
+from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.ids import is_valid_id
 from nevoa_core.senml import Reading
 
@@ -40,6 +42,8 @@ class FogServices:
     metrics: IngestMetrics = field(default_factory=IngestMetrics)
     ready: Callable[[], bool] = lambda: True
     on_alert_change: Callable[[Any], None] = lambda alert: None  # publishes it
+    calendar: Calendar = field(default_factory=Calendar)
+    clock: Clock = field(default_factory=SystemClock)
 
     @property
     def region(self) -> str:
@@ -51,7 +55,7 @@ class FogServices:
 
     @property
     def rollups(self) -> Rollups:
-        return Rollups(self.store.redis, self.region)
+        return Rollups(self.store.redis, self.region, self.calendar)
 
 
 def services() -> FogServices:

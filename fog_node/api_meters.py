@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
@@ -65,7 +63,7 @@ def rollups(meter: str) -> ResponseReturnValue:
     if step_name not in (Step.HOUR.value, Step.DAY.value):
         abort(400, description="step must be 'hour' or 'day'")
     step = Step(step_name)
-    end = float_arg("to", time.time())
+    end = float_arg("to", services().clock.now())
     start = float_arg("from", (end or 0.0) - DEFAULT_SPAN[step])
     assert start is not None and end is not None
     if start >= end:

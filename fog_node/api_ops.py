@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
@@ -46,11 +44,11 @@ def _change_alert(alert_id: str, clear: bool) -> ResponseReturnValue:
     by = who(json_body())
     try:
         if clear:
-            alert = s.alerts.clear(alert_id, by, time.time())
+            alert = s.alerts.clear(alert_id, by, s.clock.now())
             if alert.fields["type"] == AlertType.TAMPER.value:
                 s.store.note_tamper_cleared(alert.fields["meter"])
         else:
-            alert = s.alerts.acknowledge(alert_id, by, time.time())
+            alert = s.alerts.acknowledge(alert_id, by, s.clock.now())
     except AlertNotFound:
         abort(404, description=f"no alert {alert_id!r} in this region")
     except AlertCleared:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
@@ -12,7 +11,7 @@ from fog_node.aggregates import RANKED_STEPS, RegionStats, UnrankedPeriod
 from fog_node.api import services
 from nevoa_adapters.jsonapi import int_arg
 from nevoa_core.kinds import Kind
-from nevoa_core.periods import InvalidPeriod, Period, Step, parse_period, period_containing
+from nevoa_core.periods import InvalidPeriod, Period, Step
 
 MAX_TOP = 1000
 KIND_LABELS = ", ".join(k.label for k in Kind)
@@ -23,9 +22,9 @@ bp = Blueprint("fog_region", __name__, url_prefix="/api/v1")
 def _period() -> Period:
     name = request.args.get("period")
     if name is None:
-        return period_containing(Step.DAY, time.time())
+        return services().calendar.period_containing(Step.DAY, services().clock.now())
     try:
-        period = parse_period(name)
+        period = services().calendar.parse_period(name)
     except InvalidPeriod as exc:
         abort(400, description=str(exc))
     if period.step not in RANKED_STEPS:

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, cast
 
 import redis
 
 from fog_node.keys import RegionKeys
+from nevoa_core.clock import Clock, SystemClock
 
 AUDIT_LIMIT = 100_000  # entries kept (approximately: Redis trims whole stream nodes)
 
 
 class AuditTrail:
-    def __init__(self, client: redis.Redis, region: str) -> None:
+    def __init__(self, client: redis.Redis, region: str, clock: Clock | None = None) -> None:
         self.redis = client
         self.keys = RegionKeys(region)
+        self.clock = clock or SystemClock()
 
     def record(self, event: str, **fields: Any) -> None:
-        entry = {"event": event, "at": repr(time.time())}
+        entry = {"event": event, "at": repr(self.clock.now())}
         entry.update({k: "" if v is None else str(v) for k, v in fields.items()})
         self.redis.xadd(self.keys.audit, cast(dict[Any, Any], entry), maxlen=AUDIT_LIMIT,
                         approximate=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fog_node.mqtt_wire import Publish
 from fog_node.store import IngestBatch
 from nevoa_core import topics
+from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.commands import CommandAck, CommandError, decode_ack
 from nevoa_core.senml import RejectReason, WireError, decode_pack
 from nevoa_core.senml_fast import decode_canonical
@@ -37,8 +38,9 @@ class Chunk:
 
 
 class Classifier:
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, clock: Clock | None = None) -> None:
         self.region = region
+        self.clock = clock or SystemClock()
         self._prefix = f"{topics.ROOT}/{region}/meters/"
         self._suffix = "/" + topics.Channel.READING.value
 
@@ -90,7 +92,7 @@ class Classifier:
         elif parsed.channel is topics.Channel.STATUS:
             status = p.payload.decode("utf-8", "replace").strip()
             if status in ("online", "offline"):
-                chunk.batch.statuses.append((parsed.meter, status, time.time()))
+                chunk.batch.statuses.append((parsed.meter, status, self.clock.now()))
             elif p.payload:  # an empty retained message only clears the retained status
                 chunk.batch.rejects[RejectReason.MALFORMED.value] += 1
         elif parsed.channel is topics.Channel.COMMAND_ACK:

@@ -16,6 +16,8 @@ from nevoa_adapters.cli import (
     setup_logging,
     stop_event_on_signals,
 )
+from nevoa_core.calendar import DEFAULT_TIMEZONE, Calendar
+from nevoa_core.clock import clock_from
 from nevoa_core.ids import InvalidId, check_id
 
 
@@ -72,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         help="... and never before this many seconds (env NEVOA_SILENT_MIN; default %(default)s)")
     add("--judge-interval", type=float, default=_env_float("JUDGE_INTERVAL", 2.0),
         help="seconds between alert rounds (env NEVOA_JUDGE_INTERVAL; default %(default)s)")
+    add("--timezone", default=env("TIMEZONE", DEFAULT_TIMEZONE),
+        help="the utility's IANA time zone: the local days and months of rollups and "
+        "rankings; the same as the cloud's (env NEVOA_TIMEZONE; default %(default)s)")
+    add("--clock-start", default=env("CLOCK_START"),
+        help="tests and drills only: the clock starts at this instant (ISO 8601 with offset, "
+        "or epoch seconds) and runs on (env NEVOA_CLOCK_START)")
     add_logging_flag(p)
     return p
 
@@ -91,6 +99,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[FogConfig, str]:
                  "silent_min", "judge_interval"):
         if getattr(a, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be > 0")
+    try:
+        Calendar(a.timezone)
+        clock_from(a.clock_start)
+    except ValueError as exc:
+        p.error(str(exc))
     retention = Retention(raw=int(a.raw_retention_days * DAY),
                           hourly=int(a.hourly_retention_days * DAY))
     config = FogConfig(
@@ -100,6 +113,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[FogConfig, str]:
         shared_group=a.shared_group, batch_size=a.batch_size, retention=retention,
         silent_factor=a.silent_factor, silent_min=a.silent_min,
         leak_window=a.leak_hours * 3600, judge_interval=a.judge_interval,
+        timezone=a.timezone, clock_start=a.clock_start or None,
     )
     return config, a.log_level
 

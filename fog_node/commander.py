@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
@@ -23,6 +22,7 @@ from fog_node.audit import AuditTrail
 from fog_node.keys import RegionKeys
 from fog_node.publisher import Publisher
 from nevoa_core import topics
+from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.commands import Action, Command, CommandAck, Outcome
 from nevoa_core.supply import CutReason
 
@@ -71,8 +71,9 @@ class CommandView:
 
 class CommandCenter:
     def __init__(self, client: redis.Redis, region: str, publisher: Publisher | None,
-                 audit: AuditTrail, first_retry: float = 5.0) -> None:
+                 audit: AuditTrail, first_retry: float = 5.0, clock: Clock | None = None) -> None:
         self.redis = client
+        self.clock = clock or SystemClock()
         self.keys = RegionKeys(region)
         self.region = region
         self.publisher = publisher
@@ -96,7 +97,7 @@ class CommandCenter:
             raise CommandRefused("reason must be one of " + ", ".join(r.value for r in CutReason))
         if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 1 <= ttl <= MAX_TTL:
             raise CommandRefused(f"ttl must be a number of seconds from 1 to {MAX_TTL}")
-        now = time.time()
+        now = self.clock.now()
         command_id = f"c-{uuid.uuid4().hex[:16]}"
         try:
             Command(command_id, act, now, now + ttl, args or {})  # checks the arguments
@@ -173,7 +174,7 @@ class CommandCenter:
     # --- sending ---------------------------------------------------------------------------
     def send_due(self, now: float | None = None) -> int:
         """Send (again) every command whose time has come; expire the overdue ones."""
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         keys: list[str] = self._claim(keys=[self.keys.pending_commands],
                                       args=[repr(now), self.first_retry, 500])
         for key in keys:
@@ -198,13 +199,15 @@ class CommandCenter:
             return
         command = Command(fields["id"], Action(fields["action"]), float(fields["issued_at"]),
                           float(fields["expires_at"]), json.loads(fields["args"]))
-        self.publisher.publish(topics.command(self.region, fields["meter"]), command.encode())
+        # counted and audited before it leaves: a meter may acknowledge it at once, and
+        # the trail must not show the acknowledgement before the sending
         attempts = int(self.redis.hincrby(key, "attempts", 1))
         delay = min(self.first_retry * 2 ** (attempts - 1), MAX_RETRY_DELAY)
         retry_at = min(now + delay, float(fields["expires_at"]) + 0.01)
         self.redis.zadd(self.keys.pending_commands, {key: retry_at}, xx=True)
         self.audit.record("command_sent", command=fields["id"], meter=fields["meter"],
                           attempt=attempts)
+        self.publisher.publish(topics.command(self.region, fields["meter"]), command.encode())
 
     def _send_loop(self) -> None:
         while not self._stop.is_set():

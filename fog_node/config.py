@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nevoa_core.calendar import DEFAULT_TIMEZONE
+
 DAY = 86_400
 
 
@@ -40,6 +42,8 @@ class FogConfig:
     judge_interval: float = 2.0  # seconds between rounds judging meters with new readings
     full_sweep: float = 30.0  # seconds between rounds judging every meter (silence, restore)
     command_retry: float = 5.0  # first retry of an unacknowledged command (then doubles)
+    timezone: str = DEFAULT_TIMEZONE  # the utility's calendar: local days and months
+    clock_start: str | None = None  # tests and drills: the clock starts at this instant
 
     @property
     def session_id(self) -> str:

@@ -33,6 +33,7 @@ from fog_node.mqtt_link import IngestLink, LinkSettings
 from fog_node.mqtt_wire import Publish
 from fog_node.store import IngestBatch, RecordResult, RegionStore
 from nevoa_core import topics
+from nevoa_core.clock import Clock
 from nevoa_core.commands import CommandAck
 
 log = logging.getLogger("nevoa.fog.ingest")
@@ -55,13 +56,13 @@ class Ingestor:
     def __init__(self, config: FogConfig, store: RegionStore,
                  on_command_acks: CommandAckHandler | None = None,
                  metrics: IngestMetrics | None = None,
-                 on_stored: BatchHandler | None = None) -> None:
+                 on_stored: BatchHandler | None = None, clock: Clock | None = None) -> None:
         self.config = config
         self.store = store
         self.metrics = metrics or IngestMetrics()
         self._on_command_acks = on_command_acks
         self._on_stored = on_stored
-        self._classifier = Classifier(config.region)
+        self._classifier = Classifier(config.region, clock)
         self._queue: queue.SimpleQueue[Chunk] = queue.SimpleQueue()
         self._queued = 0  # messages read and not yet stored
         self._queued_lock = threading.Lock()

@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import cast
 
 import redis
@@ -31,8 +30,9 @@ from fog_node.publisher import Publisher
 from fog_node.store import Latest, parse_last
 from nevoa_core import topics
 from nevoa_core.alerts import AlertType, MeterFacts, RuleSettings, judge, transitions
+from nevoa_core.calendar import SLOTS_PER_DAY, Calendar
+from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.kinds import Kind
-from nevoa_core.periods import period_containing
 from nevoa_core.supply import SupplyPolicy, decide_supply
 
 log = logging.getLogger("nevoa.fog.judge")
@@ -46,8 +46,11 @@ class Judge:
                  alerts: AlertStore, commands: CommandCenter, policies: PolicyStore,
                  publisher: Publisher | None, interval: float = 2.0,
                  full_sweep: float = 30.0, backlogged: Callable[[], bool] = lambda: False,
-                 max_deferral: float = 30.0) -> None:
+                 max_deferral: float = 30.0, calendar: Calendar | None = None,
+                 clock: Clock | None = None) -> None:
         self.redis = client
+        self.calendar = calendar or Calendar()
+        self.clock = clock or SystemClock()
         self.region = region
         self.keys = RegionKeys(region)
         self.rules = rules
@@ -72,7 +75,7 @@ class Judge:
 
     # --- one round ---------------------------------------------------------------------------
     def judge_meters(self, meters: list[str], now: float | None = None) -> None:
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         policy = self.policies.get()
         means: dict[Kind, tuple[float | None, int]] = {}
         for start in range(0, len(meters), CHUNK):
@@ -87,7 +90,7 @@ class Judge:
         latest = {m: parse_last(m, f.get("last"), f.get("live")) for m, f in summaries.items()}
         known = [m for m in meters if latest[m] is not None]
         hours = self._recent_hours({m: latest[m] for m in known})  # type: ignore[misc]
-        period = period_containing(policy.cap_period, now)
+        period = self.calendar.period_containing(policy.cap_period, now)
         consumption: dict[str, float | None] = {}
         for kind in Kind:
             of_kind = [m for m in known if latest[m].reading.kind is kind]  # type: ignore[union-attr]
@@ -121,25 +124,23 @@ class Judge:
 
     def _recent_hours(self, latest: dict[str, Latest]) -> dict[str, list[float]]:
         """Each meter's consumption in the 4 complete hours before its open hour."""
+        cal = self.calendar
         pipe = self.redis.pipeline(transaction=False)
-        days: dict[str, list[str]] = {}
+        hours: dict[str, list[tuple[str, str]]] = {}  # meter -> (day label, slot), oldest first
+        days: dict[str, list[str]] = {}  # meter -> the day labels those hours fall in
         for m, last in latest.items():
-            first = datetime.fromtimestamp((last.open_hour - 4) * 3600, UTC)
-            now = datetime.fromtimestamp(last.open_hour * 3600, UTC)
-            labels = sorted({first.strftime("%Y-%m-%d"), now.strftime("%Y-%m-%d")})
-            days[m] = labels
-            for label in labels:
+            day, slot = divmod(last.open_hour, SLOTS_PER_DAY)
+            open_start = cal.slot_start(day, slot)
+            before = [cal.hour_slot(open_start - k * 3600) for k in range(4, 0, -1)]
+            hours[m] = [(cal.day_label(d), f"{s:02d}") for d, s in before]
+            days[m] = sorted({label for label, _ in hours[m]})
+            for label in days[m]:
                 pipe.hgetall(self.keys.hourly(m, label))
         found = iter(pipe.execute())
         out = {}
-        for m, last in latest.items():
+        for m in latest:
             fields = {(label, k): v for label in days[m] for k, v in next(found).items()}
-            consumption = []
-            for h in range(last.open_hour - 4, last.open_hour):
-                moment = datetime.fromtimestamp(h * 3600, UTC)
-                value = fields.get((moment.strftime("%Y-%m-%d"), moment.strftime("%H")), "0")
-                consumption.append(int(value) / 1000)
-            out[m] = consumption
+            out[m] = [int(fields.get(h, "0")) / 1000 for h in hours[m]]
         return out
 
     def _apply(self, meter: str, kind: AlertType, open_it: bool, detail: dict[str, object],

@@ -18,33 +18,39 @@ from fog_node.policy_store import PolicyStore
 from fog_node.publisher import Publisher
 from fog_node.store import IngestBatch, RegionStore
 from nevoa_core.alerts import RuleSettings
+from nevoa_core.calendar import Calendar
+from nevoa_core.clock import Clock, clock_from
 
 log = logging.getLogger("nevoa.fog")
 
 
 class FogNode:
-    def __init__(self, config: FogConfig, client: redis.Redis | None = None) -> None:
+    def __init__(self, config: FogConfig, client: redis.Redis | None = None,
+                 clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock or clock_from(config.clock_start)
+        self.calendar = Calendar(config.timezone)
         self.redis = client or redis.Redis.from_url(
             config.redis_url, decode_responses=True, socket_timeout=10,
             socket_connect_timeout=5, health_check_interval=30)
         region = config.region
-        self.store = RegionStore(self.redis, region, config.retention)
-        self.audit = AuditTrail(self.redis, region)
+        self.store = RegionStore(self.redis, region, config.retention, self.calendar, self.clock)
+        self.audit = AuditTrail(self.redis, region, self.clock)
         self.alerts = AlertStore(self.redis, region)
         self.policies = PolicyStore(self.redis, region, self.audit)
         self.publisher = Publisher(config.broker_host, config.broker_port,
                                    f"{config.session_id}-out", config.mqtt_username,
                                    config.mqtt_password)
         self.commands = CommandCenter(self.redis, region, self.publisher, self.audit,
-                                      config.command_retry)
+                                      config.command_retry, self.clock)
         rules = RuleSettings(config.leak_window, config.silent_factor, config.silent_min)
         self.metrics = IngestMetrics()
         self.ingestor = Ingestor(config, self.store, self.commands.on_acks, self.metrics,
-                                 on_stored=self._stored)
+                                 on_stored=self._stored, clock=self.clock)
         self.judge = Judge(self.redis, region, rules, self.alerts, self.commands, self.policies,
                            self.publisher, config.judge_interval, config.full_sweep,
-                           backlogged=self.ingestor.backlogged)
+                           backlogged=self.ingestor.backlogged, calendar=self.calendar,
+                           clock=self.clock)
 
     def _stored(self, batch: IngestBatch) -> None:
         self.judge.mark(r.meter for r in batch.readings)
@@ -54,7 +60,8 @@ class FogNode:
 
     def services(self) -> FogServices:
         return FogServices(self.store, self.alerts, self.commands, self.policies, self.audit,
-                           self.metrics, self.ingestor.connected.is_set, self._alert_changed)
+                           self.metrics, self.ingestor.connected.is_set, self._alert_changed,
+                           self.calendar, self.clock)
 
     def start(self) -> None:
         self.publisher.start()
@@ -64,10 +71,10 @@ class FogNode:
 
     def log_started(self) -> None:
         c = self.config
-        log.info("region %s: broker %s:%d (session %s%s), redis %s, HTTP API on http://%s:%d",
-                 c.region, c.broker_host, c.broker_port, c.session_id,
+        log.info("region %s: broker %s:%d (session %s%s), redis %s, HTTP API on http://%s:%d, "
+                 "calendar %s, clock %r", c.region, c.broker_host, c.broker_port, c.session_id,
                  f", shared group {c.shared_group}" if c.shared_group else "", c.redis_url,
-                 c.http_host, c.http_port)
+                 c.http_host, c.http_port, c.timezone, self.clock)
 
     def stop(self) -> None:
         """Finish what was read, then stop judging and sending, then disconnect."""

@@ -21,9 +21,17 @@
 -- ARGV[19..22] register modulus (integer Wh or L: a drop from above 90 % of it to below
 --              10 % is a rollover), stuck_after (readings), register units per second
 --              per unit of rate, electricity and water (nevoa_core.vee)
--- ARGV[23] readings: lines "meter seq time register rate kind" (rate "-" when absent)
--- ARGV[24] statuses: lines "meter online|offline time"
--- ARGV[25] rejects: lines "reason count"
+-- ARGV[23] the utility's calendar: lines "at offset", the UTC offset (seconds east) from
+--          epoch second "at" on; the first line stands for all earlier time
+--          (nevoa_core.calendar.Calendar.lua_table)
+-- ARGV[24] readings: lines "meter seq time register rate kind" (rate "-" when absent)
+-- ARGV[25] statuses: lines "meter online|offline time"
+-- ARGV[26] rejects: lines "reason count"
+--
+-- Days, months and hours are the utility's local ones (nevoa_core.calendar): a day is
+-- numbered by its local date (days since 1970-01-01), an hour by its slot, the whole
+-- hours since the local day's first instant (0..24: a 25-hour day keeps its repeated
+-- hour apart). Hourly hashes have one field per slot.
 -- Returns {stored, duplicates, stale, conflicts}.
 local MP, RAWI, HI, DI, TOPP, TOTALS, METERS, STATS, ONLINE, OFFLINE = unpack(ARGV, 1, 10)
 local now = ARGV[11]
@@ -31,7 +39,6 @@ local raw_ttl, hourly_ttl, daily_ttl = tonumber(ARGV[12]), tonumber(ARGV[13]), t
 local top_day_ttl, top_month_ttl = tonumber(ARGV[15]), tonumber(ARGV[16])
 local spike_limit = {e = tonumber(ARGV[17]), w = tonumber(ARGV[18])}
 local MODULUS, STUCK_AFTER = tonumber(ARGV[19]), tonumber(ARGV[20])
-local ROLL_HIGH, ROLL_LOW = 0.9 * MODULUS, 0.1 * MODULUS
 local rate_milli = {e = tonumber(ARGV[21]) * 1000, w = tonumber(ARGV[22]) * 1000}
 local BLOCK = 128
 local call, floor = redis.call, math.floor
@@ -39,7 +46,64 @@ local call, floor = redis.call, math.floor
 local function milli(text) return floor(tonumber(text) * 1000 + 0.5) end
 
 local HH = {}
-for h = 0, 23 do HH[h] = string.format('%02d', h) end
+for h = 0, 24 do HH[h] = string.format('%02d', h) end
+
+-- the utility's calendar (nevoa_core.calendar.Calendar: the same numbers, by zoneinfo)
+local TZ_AT, TZ_OFF = {}, {}
+for at, off in string.gmatch(ARGV[23], '(%-?%d+) (%-?%d+)') do
+  TZ_AT[#TZ_AT + 1], TZ_OFF[#TZ_OFF + 1] = tonumber(at), tonumber(off)
+end
+local offsets = {}  -- per quarter hour: every UTC offset change falls on one
+local function offset_at(t)
+  local q = floor(t / 900)
+  local o = offsets[q]
+  if o then return o end
+  local lo, hi = 1, #TZ_AT
+  if t >= TZ_AT[1] then
+    while lo < hi do
+      local mid = floor((lo + hi + 1) / 2)
+      if TZ_AT[mid] <= t then lo = mid else hi = mid - 1 end
+    end
+  end
+  o = TZ_OFF[lo]
+  offsets[q] = o
+  return o
+end
+-- the first instant of local day d (a midnight skipped by DST: the instant of the jump)
+local day_starts = {}
+local function day_start(d, hint)
+  local s = day_starts[d]
+  if s then return s end
+  local s0 = d * 86400 - hint
+  local o0 = offset_at(s0)
+  if o0 == hint then
+    s = s0
+  else
+    local s1 = d * 86400 - o0
+    if offset_at(s1) == o0 then
+      s = s1
+    else  -- the clocks jumped over midnight: the day starts at the jump
+      local lo, hi = math.min(s0, s1), math.max(s0, s1)
+      s = hi
+      for i = 1, #TZ_AT do
+        if TZ_AT[i] > lo and TZ_AT[i] <= hi then s = TZ_AT[i] break end
+      end
+    end
+  end
+  day_starts[d] = s
+  return s
+end
+local function local_day(t) return floor((t + offset_at(t)) / 86400) end
+-- the hour bucket of a time: day * 25 + slot (nevoa_core.calendar.Calendar.slot_id)
+local function slot_of(t)
+  local o = offset_at(t)
+  local d = floor((t + o) / 86400)
+  return d, floor((t - day_start(d, o)) / 3600)
+end
+local function hour_id(t)
+  local d, slot = slot_of(t)
+  return d * 25 + slot
+end
 
 -- the proleptic Gregorian date of a day number (days since 1970-01-01), H. Hinnant
 local function civil(days)
@@ -55,9 +119,9 @@ local function civil(days)
 end
 
 local days = {}
--- the day a time falls in: labels and region keys, cached per batch
+-- the local day a time falls in: labels and region keys, cached per batch
 local function day_of(t)
-  local index = floor(t / 86400)
+  local index = local_day(t)
   local p = days[index]
   if not p then
     local y, m, d = civil(index)
@@ -74,7 +138,10 @@ local function day_of(t)
   end
   return p
 end
-local function hour_of(t) return HH[floor(t / 3600) % 24] end
+local function hour_of(t)
+  local _, slot = slot_of(t)
+  return HH[slot]
+end
 
 local totals, touched = {}, {}
 
@@ -137,7 +204,7 @@ local function attribute(mkey, meter, kind, t, delta, latest_day, touch, open_ho
   local p = day_of(t)
   local acc = 0
   if delta ~= 0 then
-    if floor(t / 3600) == open_hour then acc = delta else add_hourly(mkey, t, delta) end
+    if hour_id(t) == open_hour then acc = delta else add_hourly(mkey, t, delta) end
     if p.index < latest_day then
       if call('HEXISTS', mkey .. DI .. p.month, p.dd) == 1 then
         call('HINCRBY', mkey .. DI .. p.month, p.dd, delta)
@@ -155,12 +222,15 @@ local function attribute(mkey, meter, kind, t, delta, latest_day, touch, open_ho
 end
 
 -- consumption between two consecutive registers (integer Wh or L) and whether the
--- register went backwards: a drop from above 90 % of the modulus to below 10 % of it is
--- a rollover (new + modulus - old), not tampering
+-- register went backwards: the one rule of nevoa_core.consumption.link. A drop from above
+-- 90 % of the modulus (and below it) to below 10 % of it is a rollover, new + modulus -
+-- old; any other drop is tampering, counted as 0
 local function consumed(pregm, regm)
   local d = regm - pregm
   if d >= 0 then return d, false end
-  if pregm > ROLL_HIGH and regm < ROLL_LOW then return d + MODULUS, false end
+  if pregm * 10 > 9 * MODULUS and pregm < MODULUS and regm * 10 < MODULUS then
+    return d + MODULUS, false
+  end
   return 0, true
 end
 
@@ -233,7 +303,7 @@ local function append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq
                       preg, livetext, stilltext)
   local regm = milli(reg)
   local block = floor(seq / BLOCK)
-  local hour = floor(t / 3600)
+  local hour = hour_id(t)
   local delta, flow, interval, acc = 0, '-', '-', 0
   local run, new_run = tonumber(stilltext) or 0, 0
   local flowing = rate ~= '-' and tonumber(rate) > 0
@@ -347,7 +417,7 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   local acc = attribute(mkey, meter, kind, t, before, latest_day, true, live_hour)
     + attribute(mkey, meter, kind, succ.t, after - old_link, latest_day, false, live_hour)
   local p, sp = day_of(t), day_of(succ.t)
-  if floor(succ.t / 3600) ~= floor(t / 3600) then end_hour(mkey, t, regm) end
+  if hour_id(succ.t) ~= hour_id(t) then end_hour(mkey, t, regm) end
   if sp.index ~= p.index then
     if call('HEXISTS', mkey .. DI .. p.month, p.dd) == 0 then close_day(mkey, p, regm)
     else call('HSET', mkey .. DI .. p.month, p.dd .. 'r', regm) end
@@ -362,7 +432,7 @@ end
 
 local stored, duplicates, stale, conflicts = 0, 0, 0, 0
 for meter, seqtext, ttext, reg, rate, kind in
-    string.gmatch(ARGV[23], '(%S+) (%d+) (%S+) (%S+) (%S+) (%a)') do
+    string.gmatch(ARGV[24], '(%S+) (%d+) (%S+) (%S+) (%S+) (%a)') do
   local seq = tonumber(seqtext)
   local t = tonumber(ttext)
   local mkey = MP .. meter
@@ -427,7 +497,7 @@ end
 
 -- a status older than the stored one changes nothing: two batches in flight (writer
 -- threads, $share workers) may deliver a meter's statuses out of order
-for meter, status, t in string.gmatch(ARGV[24], '(%S+) (%a+) (%S+)') do
+for meter, status, t in string.gmatch(ARGV[25], '(%S+) (%a+) (%S+)') do
   local known = tonumber(call('HGET', MP .. meter, 'status_time'))
   if not known or tonumber(t) >= known then
     call('HSET', MP .. meter, 'status', status, 'status_time', t)
@@ -439,7 +509,7 @@ for meter, status, t in string.gmatch(ARGV[24], '(%S+) (%a+) (%S+)') do
   end
 end
 
-for reason, count in string.gmatch(ARGV[25], '(%S+) (%d+)') do
+for reason, count in string.gmatch(ARGV[26], '(%S+) (%d+)') do
   call('HINCRBY', STATS, 'rejected:' .. reason, count)
 end
 if conflicts > 0 then call('HINCRBY', STATS, 'rejected:kind_conflict', conflicts) end

@@ -6,7 +6,6 @@ trip, atomic, idempotent by (meter, seq). Reads decode what the script wrote.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from fog_node.keys import (
     STAT_STORED,
     RegionKeys,
 )
+from nevoa_core.calendar import Calendar
+from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.kinds import REGISTER_MODULUS, Kind
 from nevoa_core.senml import Reading
 from nevoa_core.vee import (
@@ -105,7 +106,7 @@ class Latest:
     flowing_since: float | None  # since when the meter has consumed without a pause
     seen: float  # when the fog node stored it
     interval: float | None  # meter time since the reading before it
-    open_hour: int  # epoch hours of the latest reading
+    open_hour: int  # the latest reading's hour bucket: Calendar.slot_id (day * 25 + slot)
     open_hour_milli: int
 
 
@@ -133,9 +134,11 @@ def summary_from_fields(meter: str, fields: dict[str, str]) -> MeterSummary:
 class RegionStore:
     """A region's readings in Redis, written in batches of one round trip."""
 
-    def __init__(self, client: redis.Redis, region: str, retention: Retention | None = None
-                 ) -> None:
+    def __init__(self, client: redis.Redis, region: str, retention: Retention | None = None,
+                 calendar: Calendar | None = None, clock: Clock | None = None) -> None:
         retention = retention or Retention()
+        self.calendar = calendar or Calendar()
+        self.clock = clock or SystemClock()
         self.redis = client
         self.keys = RegionKeys(region)
         self.retention = retention
@@ -144,6 +147,7 @@ class RegionStore:
             retention.top_month, spike_limit(Kind.ELECTRICITY), spike_limit(Kind.WATER),
             round(REGISTER_MODULUS * 1000), STUCK_AFTER,
             rate_to_register_per_second(Kind.ELECTRICITY), rate_to_register_per_second(Kind.WATER),
+            self.calendar.lua_table(),
         ]
         source = resources.files("fog_node").joinpath("record_readings.lua").read_text()
         self._record_script = client.register_script(source)
@@ -152,7 +156,7 @@ class RegionStore:
         """Store a batch idempotently by (meter, seq) and count its rejects, atomically."""
         if not (batch.readings or batch.statuses or batch.rejects):
             return RecordResult(0, 0)
-        seen = str(int(time.time() if now is None else now))
+        seen = str(int(self.clock.now() if now is None else now))
         args: list[Any] = [*self.keys.ingest_layout(), seen,
                            *self._settings, _readings_blob(batch.readings),
                            "\n".join(f"{m} {s} {t!r}" for m, s, t in batch.statuses),

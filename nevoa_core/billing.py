@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from nevoa_core.money import round_money, round_quantity, to_decimal
+from nevoa_core.consumption import link
+from nevoa_core.money import round_money, to_decimal
 
 DEFAULT_FLAT_RATE = Decimal("3")
 
@@ -22,12 +23,14 @@ class FlatInvoice:
 def flat_invoice(
     previous_register: float | Decimal, last_register: float | Decimal, rate: Decimal
 ) -> FlatInvoice:
-    """Invoice the period between two register readings at a flat rate per unit.
+    """Invoice the period between two consecutive register readings at a flat rate per unit.
 
-    A register that went backwards (tamper, rollover) is never billed as negative
-    consumption: the period is billed as zero and flagged elsewhere.
+    The consumption is :func:`nevoa_core.consumption.link`'s, the one rule: a register
+    that wrapped past its modulus is billed through it (new + modulus - old); one that
+    went backwards otherwise (tamper) is billed as zero, never negative, and flagged by
+    the fog node.
     """
     previous = to_decimal(previous_register)
     last = to_decimal(last_register)
-    consumption = round_quantity(max(last - previous, Decimal(0)))
+    consumption = link(previous_register, last_register).consumed
     return FlatInvoice(previous, last, consumption, rate, round_money(consumption * rate))

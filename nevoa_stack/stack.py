@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nevoa_core.calendar import DEFAULT_TIMEZONE
 from nevoa_stack.processes import ChildProcess, free_port
 from nevoa_stack.services import HOST, RedisBinary, RedisContainer, Service, broker, redis_server
 
@@ -52,15 +53,25 @@ class LocalStack:
     cloud_redis: RedisBinary | RedisContainer | None = None
     cloud: ChildProcess | None = None
     operator_key: str | None = None  # the demo operator's API key (make run only)
+    timezone: str = DEFAULT_TIMEZONE  # the utility's calendar, the same for every process
+    clock_start: str | None = None  # tests: NEVOA_CLOCK_START of every process (shifted_spec)
     _started: list[Any] = field(default_factory=list)
 
     @property
     def cloud_url(self) -> str:
         return f"http://{HOST}:{self.cloud_port}"
 
+    @property
+    def env(self) -> dict[str, str]:
+        """What every child is told: the calendar, and the clock when a test pins it."""
+        env = {"NEVOA_TIMEZONE": self.timezone}
+        if self.clock_start:
+            env["NEVOA_CLOCK_START"] = self.clock_start
+        return env
+
     def _child(self, name: str, module: str, *args: str) -> ChildProcess:
         child = ChildProcess(name, [self.python, "-m", module, *args],
-                             self.workdir / "logs" / f"{name}.log")
+                             self.workdir / "logs" / f"{name}.log", env=self.env)
         child.start()
         self._started.append(child)
         return child
@@ -94,7 +105,8 @@ class LocalStack:
 
     def _run_once(self, name: str, args: list[str], timeout: float = 120) -> str:
         """Run a short-lived nevoa command to completion; its output is its log."""
-        step = ChildProcess(name, [self.python, *args], self.workdir / "logs" / f"{name}.log")
+        step = ChildProcess(name, [self.python, *args], self.workdir / "logs" / f"{name}.log",
+                            env=self.env)
         step.start()
         assert step.proc is not None
         if step.proc.wait(timeout) != 0:
@@ -128,7 +140,7 @@ class LocalStack:
             "cloud", [self.python, "-m", "cloud", "--redis-url", redis_url, "serve",
                       "--port", str(self.cloud_port), *fogs],
             self.workdir / "logs" / "cloud.log",
-            env={"NEVOA_SECRET_KEY": secrets.token_hex(32)})
+            env={**self.env, "NEVOA_SECRET_KEY": secrets.token_hex(32)})
         self.cloud.start()
         self._started.append(self.cloud)
         self.cloud.wait_port(HOST, self.cloud_port)

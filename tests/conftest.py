@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from nevoa_stack.services import RedisBinary, RedisContainer, Service, broker, redis_server
+from tests.instants import Instant, selected
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,20 @@ def redis_client(session_redis: RedisBinary | RedisContainer) -> Iterator[redis.
 def region() -> str:
     """A region id of the test's own: topics and keys of other tests never collide."""
     return f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(params=selected(), ids=lambda i: i.name)
+def instant(request: pytest.FixtureRequest) -> Instant:
+    """A date-sensitive test runs once per instant of tests/instants.py."""
+    found: Instant = request.param
+    return found
+
+
+@pytest.fixture(scope="module", params=selected(), ids=lambda i: i.name)
+def module_instant(request: pytest.FixtureRequest) -> Instant:
+    """The same, for a module whose stack is shared by its tests."""
+    found: Instant = request.param
+    return found
 
 
 ServiceFactory = Callable[..., Service]

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from nevoa_core.calendar import DEFAULT_TIMEZONE
+from nevoa_core.clock import ShiftedClock, shifted_spec
 from nevoa_stack.processes import free_port
 from nevoa_stack.stack import LocalStack
 
@@ -69,10 +71,14 @@ def publish_qos1(host: str, port: int, messages: Iterable[tuple[str, bytes]],
 
 
 @contextmanager
-def two_region_stack(workdir: Path, demo_meters_per_region: int) -> Iterator[LocalStack]:
+def two_region_stack(workdir: Path, demo_meters_per_region: int,
+                     clock: ShiftedClock | None = None, timezone: str = DEFAULT_TIMEZONE
+                     ) -> Iterator[LocalStack]:
     """Regions r1 and r2 (Mosquitto, Redis, fog node each) and the cloud, with demo
-    customers but no meter fleet: the test publishes the readings it needs."""
-    stack = LocalStack(workdir, ["r1", "r2"], cloud_port=free_port())
+    customers but no meter fleet: the test publishes the readings it needs. ``clock``
+    pins every process's clock (the test reads the same one)."""
+    stack = LocalStack(workdir, ["r1", "r2"], cloud_port=free_port(), timezone=timezone,
+                       clock_start=shifted_spec(clock.start, clock.anchor) if clock else None)
     try:
         for region in stack.regions:
             stack.start_region(region)

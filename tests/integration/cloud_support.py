@@ -25,7 +25,9 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from cloud.auth import ApiKeys, Role
 from nevoa_adapters.jsonapi import register_json_errors
-from nevoa_core.periods import parse_period
+from nevoa_core.calendar import Calendar
+from nevoa_core.consumption import total as total_consumption
+from nevoa_core.periods import Step
 from nevoa_stack.processes import free_port
 
 
@@ -49,14 +51,28 @@ class FogState:
     ids: Iterator[int] = field(default_factory=itertools.count)
 
     def consumption(self, meter: str, start: float, end: float) -> float | None:
-        """Register at the last reading before ``end`` minus the last before ``start``."""
+        """The links from the last reading before ``start`` to the last before ``end``,
+        summed by the one consumption rule (nevoa_core.consumption)."""
         rs = self.readings.get(meter, [])
         inside = [r for r in rs if start <= r.time < end]
         if not inside:
             return None
         before = [r for r in rs if r.time < start]
-        base = before[-1].register if before else inside[0].register
-        return round(inside[-1].register - base, 3)
+        return float(total_consumption([r.register for r in before[-1:] + inside]))
+
+
+CALENDAR = Calendar()  # the fake fog keeps the default calendar, as the cloud under test
+
+
+def _buckets(step: str, t0: float, t1: float) -> list[tuple[float, float]]:
+    """The local hours or days that start in [t0, t1), as the real fog node's rollups."""
+    if step == "hour":
+        first = CALENDAR.period_containing(Step.HOUR, t0).start_epoch
+        return [(s, s + 3600) for s in itertools.takewhile(
+            lambda s: s < t1, itertools.count(first, 3600.0)) if s >= t0]
+    days = CALENDAR.days_overlapping(t0, t1)
+    return [(CALENDAR.day_start(d), CALENDAR.day_start(d + 1)) for d in days
+            if CALENDAR.day_start(d) >= t0]
 
 
 def _reading_json(meter: str, r: StoredReading) -> dict[str, Any]:
@@ -94,19 +110,18 @@ def contract_app(state: FogState) -> Flask:
 
     @app.get("/api/v1/meters/<meter>/rollups")
     def rollups(meter: str) -> ResponseReturnValue:
-        step = 3600 if request.args["step"] == "hour" else 86400
         t0, t1 = float(request.args["from"]), float(request.args["to"])
         points = []
-        for start in range(int(t0 // step * step), int(t1), step):
-            used = state.consumption(meter, start, start + step)
+        for start, end in _buckets(request.args["step"], t0, t1):
+            used = state.consumption(meter, start, end)
             if used is not None:
-                last = [r for r in state.readings[meter] if r.time < start + step][-1]
-                points.append({"start": float(start), "consumption": used,
+                last = [r for r in state.readings[meter] if r.time < end][-1]
+                points.append({"start": start, "consumption": used,
                                "register": last.register})
         return jsonify(meter=meter, step=request.args["step"], points=points)
 
     def _period_consumption(kind: str | None) -> dict[str, float]:
-        p = parse_period(request.args["period"])
+        p = CALENDAR.parse_period(request.args["period"])
         out = {}
         for meter, rs in state.readings.items():
             if kind and rs and rs[0].kind != kind:

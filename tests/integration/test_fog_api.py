@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -17,25 +15,40 @@ from fog_node.commander import CommandCenter
 from fog_node.policy_store import PolicyStore
 from fog_node.store import IngestBatch, RegionStore
 from nevoa_core.alerts import AlertType
+from nevoa_core.clock import FixedClock
 from nevoa_core.kinds import Kind
+from nevoa_core.periods import Step
 from nevoa_core.senml import Reading
-
-NOW = max(time.time(), time.time() // 86_400 * 86_400 + 601)  # every reading today (UTC)
-DAY = datetime.fromtimestamp(NOW, UTC).strftime("%Y-%m-%d")
+from tests.instants import Instant
 
 
 @pytest.fixture
-def fog(redis_client: redis.Redis, region: str) -> FogServices:
-    audit = AuditTrail(redis_client, region)
-    services = FogServices(RegionStore(redis_client, region), AlertStore(redis_client, region),
-                           CommandCenter(redis_client, region, None, audit),
-                           PolicyStore(redis_client, region, audit), audit)
-    readings = [Reading("w1", s, NOW - 600 + 60 * s, Kind.WATER, 10.0 + s / 2, 0.001)
+def now(instant: Instant) -> float:
+    """The fog's clock, pinned at each instant of tests/instants.py (readings: the 10
+    minutes before it, all on the same local day)."""
+    return instant.epoch
+
+
+@pytest.fixture
+def day(instant: Instant, now: float) -> str:
+    return instant.calendar.period_containing(Step.DAY, now).label
+
+
+@pytest.fixture
+def fog(redis_client: redis.Redis, region: str, instant: Instant, now: float) -> FogServices:
+    clock, calendar = FixedClock(now), instant.calendar
+    audit = AuditTrail(redis_client, region, clock)
+    services = FogServices(RegionStore(redis_client, region, None, calendar, clock),
+                           AlertStore(redis_client, region),
+                           CommandCenter(redis_client, region, None, audit, clock=clock),
+                           PolicyStore(redis_client, region, audit), audit,
+                           calendar=calendar, clock=clock)
+    readings = [Reading("w1", s, now - 600 + 60 * s, Kind.WATER, 10.0 + s / 2, 0.001)
                 for s in range(1, 6)]
-    readings += [Reading("w2", s, NOW - 600 + 60 * s, Kind.WATER, 5.0 + s, None)
+    readings += [Reading("w2", s, now - 600 + 60 * s, Kind.WATER, 5.0 + s, None)
                  for s in range(1, 4)]
-    readings += [Reading("e1", 1, NOW - 60, Kind.ELECTRICITY, 7.0, 300.0)]
-    services.store.record(IngestBatch(readings=readings, statuses=[("w1", "online", NOW)]))
+    readings += [Reading("e1", 1, now - 60, Kind.ELECTRICITY, 7.0, 300.0)]
+    services.store.record(IngestBatch(readings=readings, statuses=[("w1", "online", now)]))
     return services
 
 
@@ -52,38 +65,38 @@ def test_health_and_metrics(client: FlaskClient, fog: FogServices) -> None:
     assert "nevoa_fog_batch_readings_bucket" in text and "nevoa_fog_ingest_rate" in text
 
 
-def test_latest_readings_rollups_flags(client: FlaskClient) -> None:
+def test_latest_readings_rollups_flags(client: FlaskClient, now: float) -> None:
     latest = client.get("/api/v1/meters/w1/latest").get_json()
-    assert latest["reading"] == {"meter": "w1", "seq": 5, "time": NOW - 300, "kind": "water",
+    assert latest["reading"] == {"meter": "w1", "seq": 5, "time": now - 300, "kind": "water",
                                  "register": 12.5, "unit": "m3", "rate": 0.001,
                                  "rate_unit": "m3/s"}
     assert latest["status"] == "online" and latest["valve"] is None
     assert latest["flags"]["tamper"] is False
     history = client.get("/api/v1/meters/w1/readings?limit=3").get_json()
     assert [r["seq"] for r in history["readings"]] == [3, 4, 5]
-    between = client.get(f"/api/v1/meters/w1/readings?from={NOW - 480}&to={NOW - 300}")
+    between = client.get(f"/api/v1/meters/w1/readings?from={now - 480}&to={now - 300}")
     assert [r["seq"] for r in between.get_json()["readings"]] == [2, 3, 4]
-    rollups = client.get(f"/api/v1/meters/w2/rollups?step=day&from={NOW - 86_400}&to={NOW}")
+    rollups = client.get(f"/api/v1/meters/w2/rollups?step=day&from={now - 86_400}&to={now}")
     points = rollups.get_json()["points"]
     assert sum(p["consumption"] for p in points) == 2.0 and points[-1]["register"] == 8.0
     flags = client.get("/api/v1/meters/w2/flags").get_json()
     assert flags["meter"] == "w2" and flags["gap"] is False and flags["details"] == []
 
 
-def test_region_stats_and_top(client: FlaskClient, fog: FogServices) -> None:
-    stats = client.get(f"/api/v1/region/stats?period=day:{DAY}&kind=water").get_json()
-    assert stats["period"] == f"day:{DAY}" and stats["kind"] == "water"
+def test_region_stats_and_top(client: FlaskClient, fog: FogServices, day: str) -> None:
+    stats = client.get(f"/api/v1/region/stats?period=day:{day}&kind=water").get_json()
+    assert stats["period"] == f"day:{day}" and stats["kind"] == "water"
     assert (stats["meters"], stats["total"], stats["mean"], stats["median"]) == (2, 4.0, 2.0, 2.0)
     assert (stats["online"], stats["offline"], stats["meters_in_region"]) == (1, 0, 3)
     assert stats["kinds"]["electricity"]["meters"] == 1
-    top = client.get(f"/api/v1/top?period=day:{DAY}&n=1&kind=water").get_json()
+    top = client.get(f"/api/v1/top?period=day:{day}&n=1&kind=water").get_json()
     assert top["items"] == [{"meter": "w1", "consumption": 2.0}] or \
         top["items"] == [{"meter": "w2", "consumption": 2.0}]
     assert top["items"][0]["meter"] == "w1"  # a tie: meter id ascending
 
 
-def test_alerts_list_acknowledge_clear(client: FlaskClient, fog: FogServices) -> None:
-    alert, _ = fog.alerts.open("w1", AlertType.LEAK, {"hours": 7}, NOW)
+def test_alerts_list_acknowledge_clear(client: FlaskClient, fog: FogServices, now: float) -> None:
+    alert, _ = fog.alerts.open("w1", AlertType.LEAK, {"hours": 7}, now)
     listed = client.get("/api/v1/alerts?state=open").get_json()["alerts"]
     assert [a["id"] for a in listed] == [alert.id] and listed[0]["detail"] == {"hours": 7}
     acked = client.post(f"/api/v1/alerts/{alert.id}/ack", json={"by": "ana"}).get_json()

@@ -17,10 +17,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from fog_node.api import create_app
 from fog_node.node import FogNode
 from nevoa_core import topics
+from nevoa_core.clock import shifted_spec
 from nevoa_core.commands import Action, CommandAck, Outcome, decode_command
 from nevoa_core.kinds import Kind
+from nevoa_core.periods import Step
 from nevoa_core.senml import Reading
 from nevoa_stack.services import Service
+from tests.instants import Instant
 from tests.integration.fog_support import (
     fog_config,
     raw_publish,
@@ -85,9 +88,12 @@ class AlertListener:
 
 @pytest.fixture
 def node(session_broker: Service, session_redis: object, redis_client: redis.Redis,
-         region: str) -> Iterator[FogNode]:
+         region: str, instant: Instant) -> Iterator[FogNode]:
+    """A fog node whose clock starts at the instant, in the instant's time zone."""
     config = fog_config(region, session_broker.host, session_broker.port,
-                        session_redis.url, command_retry=0.3)  # type: ignore[attr-defined]
+                        session_redis.url, command_retry=0.3,  # type: ignore[attr-defined]
+                        timezone=instant.zone,
+                        clock_start=shifted_spec(instant.epoch, time.time()))
     with running_node(config) as running:
         wait_until(running.publisher.connected.is_set, what="the publisher")
         yield running
@@ -145,7 +151,7 @@ def test_excess_opens_one_alert_published_then_acknowledged(
         node: FogNode, api: FlaskClient, session_broker: Service, region: str) -> None:
     listener = AlertListener(session_broker, region)
     try:
-        hour = (time.time() - 10) // 3600 * 3600
+        hour = node.calendar.period_containing(Step.HOUR, node.clock.now() - 10).start_epoch
         # one reading per hour: 1 m3 in each of three hours, then 2 in the last complete one
         registers = [100.0, 101.0, 102.0, 103.0, 105.0, 105.5]
         readings = [Reading("w1", i + 1, hour - 3600 * (5 - i) + 5, Kind.WATER, reg)
@@ -171,8 +177,9 @@ def test_the_rationing_cap_cuts_and_restores_a_meter(
     meter = MeterStandIn(session_broker, region)
     try:
         api.put("/api/v1/policy", json={"rationing_cap": 1.0, "cut_above_cap": True})
-        # today (UTC), whatever the time: the cap is per day
-        start = max(time.time() - 120, time.time() // 86_400 * 86_400 + 1)
+        # today (local), whatever the time: the cap is per day
+        now = node.clock.now()
+        start = max(now - 120, node.calendar.period_containing(Step.DAY, now).start_epoch + 1)
         readings = water_readings("w1", 3, start, step=30, per_step=1.0)
         raw_publish(session_broker.host, session_broker.port,
                     [reading_message(region, r) for r in readings])

@@ -8,8 +8,9 @@ from dataclasses import replace
 import redis
 
 from fog_node.aggregates import RegionAggregates
+from nevoa_core.calendar import Calendar
 from nevoa_core.kinds import Kind
-from nevoa_core.periods import Step, period_containing
+from nevoa_core.periods import Step
 from nevoa_stack.services import Service
 from tests.integration.fog_support import (
     fog_config,
@@ -28,7 +29,7 @@ def test_shared_subscription_workers_store_each_reading_once(
         region: str) -> None:
     base = fog_config(region, session_broker.host, session_broker.port,
                       session_redis.url, shared_group="fog")  # type: ignore[attr-defined]
-    start = (time.time() // 86_400 - 1) * 86_400 + 3600  # yesterday 01:00 UTC: one day
+    start = Calendar().parse_period("day:2026-11-20").start_epoch + 3600  # every reading that day
     readings = [r for m in range(METERS)
                 for r in water_readings(f"m{m:03d}", PER_METER, start, step=60, per_step=0.5)]
     with running_node(replace(base, client_id=f"fog-{region}-a")) as a, \
@@ -43,7 +44,7 @@ def test_shared_subscription_workers_store_each_reading_once(
     assert stats["duplicates"] == 0 and stats["stale"] == 0
     assert sum(shares) == len(readings) and min(shares) > 0, shares
     # each meter's readings were split between the workers, yet its consumption is exact
-    day = period_containing(Step.DAY, readings[-1].time)
+    day = Calendar().period_containing(Step.DAY, readings[-1].time)
     aggregates = RegionAggregates(redis_client, region)
     top = aggregates.top(Kind.WATER, day, METERS)
     assert len(top) == METERS and {c for _, c in top} == {(PER_METER - 1) * 0.5}

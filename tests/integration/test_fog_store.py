@@ -15,11 +15,13 @@ from fog_node.config import Retention
 from fog_node.keys import RAW_BLOCK, RegionKeys
 from fog_node.rollups import Rollups
 from fog_node.store import IngestBatch, RegionStore
+from nevoa_core.calendar import Calendar
 from nevoa_core.kinds import Kind
-from nevoa_core.periods import Step, parse_period
+from nevoa_core.periods import Step
 from nevoa_core.senml import Reading
 
-T0 = 1_763_596_800.0  # 2025-11-20T00:00Z
+T0 = 1_763_607_600.0  # 2025-11-20T00:00-03:00, midnight in the default calendar (Sao Paulo)
+CALENDAR = Calendar()
 _regions = itertools.count()
 
 
@@ -185,7 +187,7 @@ def test_region_ranking_is_exact_with_ties_and_medians(redis_client: redis.Redis
     for r in readings:  # one by one, like a live stream
         store.record(IngestBatch(readings=[r]))
     aggregates = RegionAggregates(redis_client, region)
-    day = parse_period("day:2025-11-20")
+    day = CALENDAR.parse_period("day:2025-11-20")
     assert aggregates.top(Kind.WATER, day, 3) == [("a", 3.0), ("c", 3.0), ("b", 1.5)]
     stats = aggregates.stats(Kind.WATER, day)
     assert (stats.meters, stats.total, stats.mean, stats.median) == (5, 7.501, 1.5, 1.5)
@@ -198,7 +200,8 @@ def test_many_small_increments_do_not_drift(redis_client: redis.Redis, region: s
     store = store_for(redis_client, region)
     rs = [water("m1", s, T0 + s, round(1 + s * amount, 3)) for s in range(1, 1001)]
     store.record(IngestBatch(readings=rs))
-    top = RegionAggregates(redis_client, region).top(Kind.WATER, parse_period("day:2025-11-20"), 1)
+    day = CALENDAR.parse_period("day:2025-11-20")
+    top = RegionAggregates(redis_client, region).top(Kind.WATER, day, 1)
     assert top == [("m1", round(999 * amount, 3))]
 
 
@@ -214,7 +217,7 @@ def test_rankings_of_a_batch_larger_than_one_write_chunk_are_exact(redis_client:
     random.Random(3).shuffle(second)
     assert store.record(IngestBatch(readings=second)).stored == 5000
     aggregates = RegionAggregates(redis_client, region)
-    day, month = parse_period("day:2025-11-20"), parse_period("month:2025-11")
+    day, month = CALENDAR.parse_period("day:2025-11-20"), CALENDAR.parse_period("month:2025-11")
     for period in (day, month):
         top = aggregates.top(Kind.WATER, period, 2500)
         assert dict(top) == {m: (i % 7) * 1.0 for i, m in enumerate(meters)}
@@ -234,7 +237,7 @@ def test_a_register_rollover_is_consumption_not_tamper_in_any_arrival_order(
         flags = store_for(redis_client, region).summary("m1").flags  # type: ignore[union-attr]
         assert (flags.tamper, flags.spike) == (0, 0), region
         top = RegionAggregates(redis_client, region).top(
-            Kind.WATER, parse_period("day:2025-11-20"), 1)
+            Kind.WATER, CALENDAR.parse_period("day:2025-11-20"), 1)
         assert top == [("m1", 1.0)], region
     assert snapshot(redis_client, late) == snapshot(redis_client, in_order)
 

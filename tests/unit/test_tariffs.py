@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from nevoa_core.calendar import Calendar
 from nevoa_core.invoices import AlreadyPaid, Invoice, InvoiceStatus, price
 from nevoa_core.kinds import Kind
-from nevoa_core.periods import Step, parse_period_label
+from nevoa_core.periods import Step
 from nevoa_core.tariffs import (
     ElectricityTariff,
     Flag,
     TariffError,
     TieredTariff,
+    TimeOfUseTariff,
     parse_tariff,
     parse_tariff_book,
 )
+from nevoa_core.time_of_use import Post
 
 D = Decimal
 
@@ -108,6 +112,13 @@ def test_the_shipped_tariff_book_loads() -> None:
     assert isinstance(book.for_kind(Kind.WATER), TieredTariff)
     assert isinstance(book.for_kind(Kind.ELECTRICITY), ElectricityTariff)
     assert book.for_kind(Kind.ELECTRICITY, "seed-flat").name == "seed-flat"
+    white = book.for_kind(Kind.ELECTRICITY, "residential-white")
+    assert isinstance(white, TimeOfUseTariff) and white.unit == "kWh"
+    assert white.prices == {Post.OFF_PEAK: D("0.62"), Post.INTERMEDIATE: D("0.90"),
+                            Post.PEAK: D("1.42")}
+    # the book's holidays reach the tariff: Christmas, Tiradentes, Carnival Tuesday
+    assert {date(2026, 12, 25), date(2027, 4, 21), date(2027, 2, 9)} <= white.schedule.holidays
+    assert len(raw["holidays"]) == len(set(raw["holidays"])) == 24
 
 
 @pytest.mark.parametrize(("spec", "message"), [
@@ -121,7 +132,7 @@ def test_the_shipped_tariff_book_loads() -> None:
     ({"type": "electricity", "fixed_charge": "1", "price_per_unit": "1",
       "flag_surcharges": {"purple": "1"}}, "unknown flag"),
     ({"type": "flat", "rate": "1", "taxes": [{"name": "T", "rate": "1.5"}]}, "fraction"),
-    ({"type": "gas"}, "flat, tiered or electricity"),
+    ({"type": "gas"}, "flat, tiered, electricity or time_of_use"),
 ])
 def test_bad_tariff_configuration_is_refused_with_the_field(spec: dict[str, object],
                                                             message: str) -> None:
@@ -130,7 +141,7 @@ def test_bad_tariff_configuration_is_refused_with_the_field(spec: dict[str, obje
 
 
 def test_invoice_is_paid_once() -> None:
-    period = parse_period_label(Step.MONTH, "2026-10")
+    period = Calendar().parse_period_label(Step.MONTH, "2026-10")
     invoice = Invoice("10001", "r1-e000001", period, price(POWER, D("10")),
                       InvoiceStatus.OPEN, issued_at=1.0, due_at=2.0)
     assert invoice.id == "10001-2026-10"
