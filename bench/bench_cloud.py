@@ -35,9 +35,11 @@ from cloud_loadgen import Request, median_of, run_load
 from cloud.demo import demo_customers
 from cloud.directory import Directory
 from fog_node.store import IngestBatch, RegionStore
+from nevoa_core.calendar import Calendar
+from nevoa_core.clock import shifted_spec
 from nevoa_core.fleet_naming import customer_naming, region_number
 from nevoa_core.kinds import Kind
-from nevoa_core.periods import Step, period_containing
+from nevoa_core.periods import Step
 from nevoa_core.senml import Reading
 from nevoa_stack.processes import free_port
 from nevoa_stack.stack import LocalStack
@@ -45,6 +47,11 @@ from nevoa_stack.stack import LocalStack
 REGIONS = ["r1", "r2"]
 BATCH = 2000
 
+
+CALENDAR = Calendar()
+PINNED_AT = time.time()
+_last_month = CALENDAR.period_containing(Step.MONTH, PINNED_AT).previous()
+PINNED = _last_month.start_epoch + 19 * 86400 + 12 * 3600  # the 20th, about noon local
 
 def fill_region(redis_url: str, region: str, meters: int, days: int, per_day: float,
                 end: float) -> tuple[str, int, float]:
@@ -122,7 +129,10 @@ def main() -> int:
     per_region = a.meters // len(REGIONS)
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     with tempfile.TemporaryDirectory(prefix="nevoa-bench-cloud-") as tmp:
-        stack = LocalStack(Path(tmp), REGIONS, cloud_port=free_port())
+        # the same calendar position on any day of the year: the stack's clock is pinned
+        # to the 20th, 12:00 local, of last month (so the running month has readings)
+        stack = LocalStack(Path(tmp), REGIONS, cloud_port=free_port(),
+                           clock_start=shifted_spec(PINNED, time.time()))
         try:
             run(stack, a, per_region)
         finally:
@@ -133,9 +143,9 @@ def main() -> int:
 def run(stack: LocalStack, a: argparse.Namespace, per_region: int) -> None:
     for region in REGIONS:
         stack.start_region(region)
-    now = time.time()
-    this_month = period_containing(Step.MONTH, now)
-    last_month = period_containing(Step.MONTH, this_month.start_epoch - 1)
+    now = PINNED + (time.time() - PINNED_AT)
+    this_month = CALENDAR.period_containing(Step.MONTH, now)
+    last_month = this_month.previous()
     print(f"fleet: {a.meters:,} meters over {len(REGIONS)} regions, {a.days} days x "
           f"{a.per_day:g} readings/day = {round(a.meters * a.days * a.per_day):,} readings")
     started = time.perf_counter()
@@ -167,7 +177,7 @@ def run(stack: LocalStack, a: argparse.Namespace, per_region: int) -> None:
     top_month = [(f"/api/v1/top?period=month:{last_month.label}&n={n}", ops)
                  for n in (10, 10, 10, 100)]
     last_reading = now - a.days * 86400 + (round(a.days * a.per_day) - 1) * 86400 / a.per_day
-    busy_day = period_containing(Step.DAY, last_reading)  # a day every meter reported
+    busy_day = CALENDAR.period_containing(Step.DAY, last_reading)  # a day every meter reported
     top_day = [(f"/api/v1/top?period={busy_day.name}&n=10&kind=electricity", ops)]
     warm(cloud, issued)
     scenarios: list[tuple[str, str, list[Request]]] = [

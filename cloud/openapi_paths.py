@@ -28,7 +28,8 @@ CUSTOMER_ERRORS = (400, 401, 403, 404)
 KIND = query("kind", {"type": "string", "enum": ["electricity", "water"]},
              "never ranked together (kWh and m3); default electricity")
 REGION_FILTER = query("region", {**ID, "example": "r1"}, "one region only")
-PERIOD_Q = query("period", PERIOD, "day: or month: and its UTC start; default today")
+PERIOD_Q = query("period", PERIOD, "day: or month: of the utility's local calendar; "
+                 "default today")
 ALERT_STATE = query("state", {"type": "string", "enum": ["open", "acknowledged", "cleared"]})
 ALERT_TYPE = query("type", {"type": "string", "enum": [
     "excess", "leak", "above_mean", "above_cap", "silent", "tamper"]})
@@ -111,9 +112,10 @@ PATHS: dict[str, Any] = {
     "/api/v1/customers/{registration}/history": {"get": _customer(
         "Consumption over a range by step, with date/time and running total",
         extra_errors=(503,), params=[
-            query("from", {"type": "string", "example": "2026-11-01T00:00:00Z"},
-                  "ISO 8601 or epoch seconds; default: one step span before 'to'"),
-            query("to", {"type": "string", "example": "2026-11-20T00:00:00Z"},
+            query("from", {"type": "string", "example": "2026-11-01T00:00:00-03:00"},
+                  "ISO 8601 (without an offset: the utility's local time) or epoch seconds; "
+                  "default: one step span before 'to'"),
+            query("to", {"type": "string", "example": "2026-11-20T00:00:00-03:00"},
                   "ISO 8601 or epoch seconds; default now"),
             query("step", {"type": "string", "enum": ["raw", "hour", "day"]},
                   "default hour; raw <= 7 days, hour <= 31 days, day <= 400 days")])},

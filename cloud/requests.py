@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from flask import request
 
-from cloud.wiring import services
 from cloud.errors import BadRequest
+from cloud.wiring import services
 
 E = TypeVar("E", bound=StrEnum)
 
