@@ -23,6 +23,7 @@ from fog_node.metrics import IngestMetrics
 from fog_node.policy_store import PolicyStore
 from fog_node.rollups import Rollups
 from fog_node.store import RegionStore
+from fog_node.store_health import StoreHealth
 from nevoa_adapters.jsonapi import register_json_errors
 from nevoa_core.calendar import Calendar
 from nevoa_core.clock import Clock, SystemClock
@@ -44,6 +45,7 @@ class FogServices:
     on_alert_change: Callable[[Any], None] = lambda alert: None  # publishes it
     calendar: Calendar = field(default_factory=Calendar)
     clock: Clock = field(default_factory=SystemClock)
+    store_health: StoreHealth = field(default_factory=StoreHealth)  # the writers' view
 
     @property
     def region(self) -> str:
@@ -121,10 +123,15 @@ def health() -> ResponseReturnValue:
     except redis.RedisError:
         redis_ok = False
     mqtt_ok = s.ready()
-    ok = redis_ok and mqtt_ok
-    body = {"status": "ok" if ok else "degraded", "region": s.region,
-            "mqtt": "connected" if mqtt_ok else "disconnected",
-            "redis": "ok" if redis_ok else "unreachable"}
+    writes = s.store_health.view()
+    ok = redis_ok and mqtt_ok and writes.fault is None
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "region": s.region,
+                            "mqtt": "connected" if mqtt_ok else "disconnected",
+                            "redis": "ok" if redis_ok else "unreachable"}
+    if writes.fault is not None:  # Redis answers PING but refuses the writes
+        body["ingest"] = {"state": "paused", "reason": writes.fault.value,
+                          "since": writes.since, "detail": writes.detail,
+                          "queued_messages": s.metrics.queued}
     return jsonify(body), 200 if ok else 503
 
 
@@ -137,9 +144,12 @@ def metrics() -> ResponseReturnValue:
         open_alerts = int(s.store.redis.hlen(s.store.keys.alerts_active))
     except redis.RedisError:
         region_stats, pending, open_alerts = {}, -1, -1
+    writes = s.store_health.view()
     text = s.metrics.prometheus(s.region, region_stats, {
         "nevoa_fog_commands_pending": pending, "nevoa_fog_alerts_open": open_alerts,
-        "nevoa_fog_up": 1.0 if s.ready() else 0.0})
+        "nevoa_fog_up": 1.0 if s.ready() else 0.0,
+        "nevoa_fog_ingest_paused": 0.0 if writes.fault is None else 1.0},
+        s.store_health.errors)
     return Response(text, mimetype="text/plain; version=0.0.4")
 
 

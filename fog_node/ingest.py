@@ -32,6 +32,7 @@ from fog_node.metrics import IngestMetrics
 from fog_node.mqtt_link import IngestLink, LinkSettings
 from fog_node.mqtt_wire import Publish
 from fog_node.store import IngestBatch, RecordResult, RegionStore
+from fog_node.store_health import StoreHealth, fault_of
 from nevoa_core import topics
 from nevoa_core.clock import Clock
 from nevoa_core.commands import CommandAck
@@ -60,6 +61,7 @@ class Ingestor:
         self.config = config
         self.store = store
         self.metrics = metrics or IngestMetrics()
+        self.health = StoreHealth()
         self._on_command_acks = on_command_acks
         self._on_stored = on_stored
         self._classifier = Classifier(config.region, clock)
@@ -154,25 +156,30 @@ class Ingestor:
 
     def _write_until_done(self, batch: IngestBatch, isolating: bool = False
                           ) -> RecordResult | None:
-        """Write, retrying while Redis is away: nothing is acknowledged before it is stored."""
+        """Write, retrying while Redis cannot store (out of memory, read-only, busy,
+        loading, unreachable): nothing is acknowledged before it is stored, so the broker
+        keeps the backlog. Only a refusal of the batch's data is isolated."""
         delay = 0.1
         while True:
             try:
-                return self.store.record(batch)
-            except redis.ResponseError as exc:
-                if "script" in str(exc).lower():  # the script failed on this batch's data
-                    return self._isolate(batch, exc, isolating)
-                error: redis.RedisError = exc  # out of memory, read-only replica: retry
+                result = self.store.record(batch)
             except redis.RedisError as exc:
-                error = exc
-            self.metrics.redis_errors += 1
-            if self._stop.is_set():
-                log.warning("stopping with %d readings unwritten (Redis: %s); the broker "
-                            "keeps them for the next start", len(batch.readings), error)
-                return None
-            log.warning("Redis write failed (%s); retrying in %.1fs", error, delay)
-            self._stop.wait(delay)
-            delay = min(delay * 2, 5.0)
+                fault = fault_of(exc)
+                if fault is None:  # the script refused this batch's data, having written
+                    self.health.data_errors += 1  # nothing (it validates first)
+                    return self._isolate(batch, exc, isolating)
+                self.metrics.redis_errors += 1
+                self.health.failed(fault, exc, self._queued)
+                if self._stop.is_set():
+                    log.warning("stopping with %d readings unwritten (Redis: %s); the broker "
+                                "keeps them for the next start", len(batch.readings), exc)
+                    return None
+                log.debug("Redis write failed (%s); retrying in %.1fs", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.health.recovered()
+            return result
 
     def _isolate(self, batch: IngestBatch, error: Exception, isolating: bool) -> RecordResult:
         """The store refused a batch (a bug meeting unexpected data): store what it accepts,
@@ -187,7 +194,8 @@ class Ingestor:
                        self._write_until_done(IngestBatch(batch.readings[half:]), True)]
             done = [r for r in results if r is not None]
             return RecordResult(sum(r.stored for r in done), sum(r.duplicates for r in done),
-                                sum(r.stale for r in done), sum(r.conflicts for r in done))
+                                sum(r.stale for r in done), sum(r.conflicts for r in done),
+                                sum(r.seq_jumps for r in done))
         if batch.readings:
             log.error("reading refused by the store, counted as %s: %s", STORE_ERROR,
                       batch.readings[0])

@@ -90,7 +90,8 @@ class IngestMetrics:
             return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
     def prometheus(self, region: str, region_stats: Mapping[str, object],
-                   extra: Mapping[str, float]) -> str:
+                   extra: Mapping[str, float], store_errors: Mapping[str, int] | None = None
+                   ) -> str:
         r = f'region="{region}"'
         lines = [
             "# HELP nevoa_fog_messages_total MQTT messages this process received and acked",
@@ -121,8 +122,13 @@ class IngestMetrics:
             "# HELP nevoa_fog_reading_age_seconds now minus the newest stored reading's time",
             "# TYPE nevoa_fog_reading_age_seconds gauge",
             f"nevoa_fog_reading_age_seconds{{{r}}} {self.reading_age:.3f}",
+            "# HELP nevoa_fog_redis_errors_total failed writes to Redis, retried (all kinds)",
             "# TYPE nevoa_fog_redis_errors_total counter",
             f"nevoa_fog_redis_errors_total{{{r}}} {self.redis_errors}",
+            "# HELP nevoa_fog_store_faults_total failed writes by what Redis said",
+            "# TYPE nevoa_fog_store_faults_total counter",
+            *(f'nevoa_fog_store_faults_total{{{r},fault="{k}"}} {v}'
+              for k, v in sorted((store_errors or {}).items())),
         ]
         lines += _region_lines(r, region_stats)
         for name, value in extra.items():

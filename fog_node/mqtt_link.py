@@ -21,11 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fog_node import mqtt_wire as wire
+from nevoa_core.senml import MAX_PACKET_BYTES
 
 log = logging.getLogger("nevoa.fog.mqtt")
 
 READ_CHUNK = 1 << 17  # ~1,000 readings: batches stay near batch_size
-MAX_PACKET = 1 << 20  # SenML packs are at most 256 KiB; the broker drops anything larger
+RECONNECT_FIRST = 0.5  # seconds before the first reconnect after a session ended
+RECONNECT_MAX = 10.0  # ... doubling per failed attempt in a row, up to this
+MAX_PACKET = MAX_PACKET_BYTES  # the brokers' max_packet_size: all they accept reaches us
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +109,20 @@ class IngestLink:
 
     # --- the connection thread -------------------------------------------------------
     def _run(self) -> None:
-        delay = 0.5
+        delay = RECONNECT_FIRST
         while not self._stop.is_set():
             try:
                 self._session()
-                delay = 0.5
             except (OSError, wire.ProtocolError) as exc:
                 if self._stop.is_set():
                     break
+                # a session that was up and then failed starts the back-off over: only
+                # failures in a row (a broker that stays away) wait longer and longer
+                delay = RECONNECT_FIRST if self.connected.is_set() else delay
                 log.warning("MQTT connection to %s:%d lost or refused (%s); retrying in %.1fs",
                             self.settings.host, self.settings.port, exc, delay)
             except Exception:  # a bug must not end ingest: reconnect, the broker redelivers
+                delay = RECONNECT_FIRST if self.connected.is_set() else delay
                 log.exception("unexpected failure in the MQTT connection; reconnecting")
             finally:
                 self.connected.clear()
@@ -126,7 +132,7 @@ class IngestLink:
                 if sock is not None:
                     _close(sock)
             self._stop.wait(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, RECONNECT_MAX)
 
     def _send(self, data: bytes) -> None:
         with self._send_lock:

@@ -61,7 +61,7 @@ class FogNode:
     def services(self) -> FogServices:
         return FogServices(self.store, self.alerts, self.commands, self.policies, self.audit,
                            self.metrics, self.ingestor.connected.is_set, self._alert_changed,
-                           self.calendar, self.clock)
+                           self.calendar, self.clock, self.ingestor.health)
 
     def start(self) -> None:
         self.publisher.start()

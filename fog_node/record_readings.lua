@@ -21,18 +21,25 @@
 -- ARGV[19..22] register modulus (integer Wh or L: a drop from above 90 % of it to below
 --              10 % is a rollover), stuck_after (readings), register units per second
 --              per unit of rate, electricity and water (nevoa_core.vee)
--- ARGV[23] the utility's calendar: lines "at offset", the UTC offset (seconds east) from
+-- ARGV[23] the largest seq step ahead of a meter's latest reading (nevoa_core.senml
+--          MAX_SEQ_JUMP): a reading further ahead is refused as seq_jump
+-- ARGV[24] the utility's calendar: lines "at offset", the UTC offset (seconds east) from
 --          epoch second "at" on; the first line stands for all earlier time
 --          (nevoa_core.calendar.Calendar.lua_table)
--- ARGV[24] readings: lines "meter seq time register rate kind" (rate "-" when absent)
--- ARGV[25] statuses: lines "meter online|offline time"
--- ARGV[26] rejects: lines "reason count"
+-- ARGV[25] readings: lines "meter seq time register rate kind" (rate "-" when absent)
+-- ARGV[26] statuses: lines "meter online|offline time"
+-- ARGV[27] rejects: lines "reason count"
+--
+-- All or nothing: every reading line is parsed and checked against the bounds the wire
+-- format promises (nevoa_core.senml) BEFORE the first write; a batch with a line out of
+-- bounds is refused whole with an error naming it, having changed nothing, and the
+-- ingest isolates the line (a Redis script is not rolled back once it has written).
 --
 -- Days, months and hours are the utility's local ones (nevoa_core.calendar): a day is
 -- numbered by its local date (days since 1970-01-01), an hour by its slot, the whole
 -- hours since the local day's first instant (0..24: a 25-hour day keeps its repeated
 -- hour apart). Hourly hashes have one field per slot.
--- Returns {stored, duplicates, stale, conflicts}.
+-- Returns {stored, duplicates, stale, conflicts, seq jumps}.
 local MP, RAWI, HI, DI, TOPP, TOTALS, METERS, STATS, ONLINE, OFFLINE = unpack(ARGV, 1, 10)
 local now = ARGV[11]
 local raw_ttl, hourly_ttl, daily_ttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
@@ -40,6 +47,7 @@ local top_day_ttl, top_month_ttl = tonumber(ARGV[15]), tonumber(ARGV[16])
 local spike_limit = {e = tonumber(ARGV[17]), w = tonumber(ARGV[18])}
 local MODULUS, STUCK_AFTER = tonumber(ARGV[19]), tonumber(ARGV[20])
 local rate_milli = {e = tonumber(ARGV[21]) * 1000, w = tonumber(ARGV[22]) * 1000}
+local MAX_SEQ_JUMP = tonumber(ARGV[23])
 local BLOCK = 128
 local call, floor = redis.call, math.floor
 
@@ -50,7 +58,7 @@ for h = 0, 24 do HH[h] = string.format('%02d', h) end
 
 -- the utility's calendar (nevoa_core.calendar.Calendar: the same numbers, by zoneinfo)
 local TZ_AT, TZ_OFF = {}, {}
-for at, off in string.gmatch(ARGV[23], '(%-?%d+) (%-?%d+)') do
+for at, off in string.gmatch(ARGV[24], '(%-?%d+) (%-?%d+)') do
   TZ_AT[#TZ_AT + 1], TZ_OFF[#TZ_OFF + 1] = tonumber(at), tonumber(off)
 end
 local offsets = {}  -- per quarter hour: every UTC offset change falls on one
@@ -430,11 +438,25 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   return 'stored'
 end
 
-local stored, duplicates, stale, conflicts = 0, 0, 0, 0
+-- every line parsed and checked before anything is written (see the header)
+local MAX_SEQ, EARLIEST, LATEST = 2 ^ 53 - 1, 946684800, 4102444800
+local lines = {}
 for meter, seqtext, ttext, reg, rate, kind in
-    string.gmatch(ARGV[24], '(%S+) (%d+) (%S+) (%S+) (%S+) (%a)') do
-  local seq = tonumber(seqtext)
-  local t = tonumber(ttext)
+    string.gmatch(ARGV[25], '(%S+) (%d+) (%S+) (%S+) (%S+) (%a)') do
+  local seq, t, r = tonumber(seqtext), tonumber(ttext), tonumber(reg)
+  local ok = seq and seq <= MAX_SEQ and t and t >= EARLIEST and t <= LATEST and r
+    and r >= 0 and milli(reg) < MODULUS and (kind == 'e' or kind == 'w')
+    and (rate == '-' or (tonumber(rate) and tonumber(rate) >= 0))
+  if not ok then
+    return redis.error_reply('ERR nevoa: reading out of bounds, batch refused unwritten: '
+      .. meter .. ' ' .. seqtext .. ' ' .. ttext .. ' ' .. reg .. ' ' .. rate .. ' ' .. kind)
+  end
+  lines[#lines + 1] = {meter, seqtext, seq, ttext, t, reg, rate, kind}
+end
+
+local stored, duplicates, stale, conflicts, jumps = 0, 0, 0, 0, 0
+for _, line in ipairs(lines) do
+  local meter, seqtext, seq, ttext, t, reg, rate, kind = unpack(line)
   local mkey = MP .. meter
   local found = call('HMGET', mkey, 'last', 'live', 'still')
   local last, livetext = found[1], found[2]
@@ -446,6 +468,8 @@ for meter, seqtext, ttext, reg, rate, kind in
     local latest = tonumber(pseq)
     if pkind ~= kind then
       outcome = 'conflict'  -- a meter id already used by a meter of the other kind
+    elseif seq > latest + MAX_SEQ_JUMP then
+      outcome = 'jump'  -- a corrupt seq: accepting it would make every later reading stale
     elseif seq > latest then
       append(mkey, meter, seqtext, seq, t, ttext, reg, rate, kind, pseq, ptime, preg, livetext,
         found[3])
@@ -461,6 +485,8 @@ for meter, seqtext, ttext, reg, rate, kind in
     duplicates = duplicates + 1
   elseif outcome == 'stale' then
     stale = stale + 1
+  elseif outcome == 'jump' then
+    jumps = jumps + 1
   else
     conflicts = conflicts + 1
   end
@@ -497,7 +523,7 @@ end
 
 -- a status older than the stored one changes nothing: two batches in flight (writer
 -- threads, $share workers) may deliver a meter's statuses out of order
-for meter, status, t in string.gmatch(ARGV[25], '(%S+) (%a+) (%S+)') do
+for meter, status, t in string.gmatch(ARGV[26], '(%S+) (%a+) (%S+)') do
   local known = tonumber(call('HGET', MP .. meter, 'status_time'))
   if not known or tonumber(t) >= known then
     call('HSET', MP .. meter, 'status', status, 'status_time', t)
@@ -509,11 +535,12 @@ for meter, status, t in string.gmatch(ARGV[25], '(%S+) (%a+) (%S+)') do
   end
 end
 
-for reason, count in string.gmatch(ARGV[26], '(%S+) (%d+)') do
+for reason, count in string.gmatch(ARGV[27], '(%S+) (%d+)') do
   call('HINCRBY', STATS, 'rejected:' .. reason, count)
 end
 if conflicts > 0 then call('HINCRBY', STATS, 'rejected:kind_conflict', conflicts) end
+if jumps > 0 then call('HINCRBY', STATS, 'rejected:seq_jump', jumps) end
 if stored > 0 then call('HINCRBY', STATS, 'stored', stored) end
 if duplicates > 0 then call('HINCRBY', STATS, 'duplicates', duplicates) end
 if stale > 0 then call('HINCRBY', STATS, 'stale', stale) end
-return {stored, duplicates, stale, conflicts}
+return {stored, duplicates, stale, conflicts, jumps}

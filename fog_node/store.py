@@ -26,7 +26,7 @@ from fog_node.keys import (
 from nevoa_core.calendar import Calendar
 from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.kinds import REGISTER_MODULUS, Kind
-from nevoa_core.senml import Reading
+from nevoa_core.senml import MAX_SEQ_JUMP, Reading
 from nevoa_core.vee import (
     STUCK_AFTER,
     Flags,
@@ -53,6 +53,7 @@ class RecordResult:
     duplicates: int
     stale: int = 0  # too old to place: its neighbours' raw readings have expired
     conflicts: int = 0  # a meter id already used by a meter of the other kind
+    seq_jumps: int = 0  # a seq too far ahead of the meter's latest (MAX_SEQ_JUMP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ class RegionStore:
             retention.top_month, spike_limit(Kind.ELECTRICITY), spike_limit(Kind.WATER),
             round(REGISTER_MODULUS * 1000), STUCK_AFTER,
             rate_to_register_per_second(Kind.ELECTRICITY), rate_to_register_per_second(Kind.WATER),
-            self.calendar.lua_table(),
+            MAX_SEQ_JUMP, self.calendar.lua_table(),
         ]
         source = resources.files("fog_node").joinpath("record_readings.lua").read_text()
         self._record_script = client.register_script(source)
@@ -161,9 +162,10 @@ class RegionStore:
                            *self._settings, _readings_blob(batch.readings),
                            "\n".join(f"{m} {s} {t!r}" for m, s, t in batch.statuses),
                            "\n".join(f"{reason} {n}" for reason, n in batch.rejects.items())]
-        stored, duplicates, stale, conflicts = self._record_script(
+        stored, duplicates, stale, conflicts, jumps = self._record_script(
             keys=[self.keys.stats], args=args)
-        return RecordResult(int(stored), int(duplicates), int(stale), int(conflicts))
+        return RecordResult(int(stored), int(duplicates), int(stale), int(conflicts),
+                            int(jumps))
 
     # --- reading back ----------------------------------------------------------------------
     def summary(self, meter: str) -> MeterSummary | None:

@@ -24,13 +24,25 @@ from enum import Enum
 from typing import Any
 
 from nevoa_core.ids import is_valid_id
-from nevoa_core.kinds import BY_RATE_NAME, BY_REGISTER_NAME, Kind
+from nevoa_core.kinds import BY_RATE_NAME, BY_REGISTER_NAME, REGISTER_MODULUS, Kind
 
 BN_PREFIX = "urn:dev:mtr:"
 MAX_PAYLOAD_BYTES = 256 * 1024
+# The largest MQTT packet anyone accepts: a pack of MAX_PAYLOAD_BYTES plus its topic and
+# headers. The brokers (broker/*.conf: max_packet_size) disconnect a client that sends a
+# larger one without acknowledging it, and the fog node asks for packets up to this size
+# (CONNECT Maximum Packet Size), so a message the broker accepted always reaches the fog;
+# there a pack over MAX_PAYLOAD_BYTES is refused and counted (malformed).
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024
 MAX_READINGS_PER_PACK = 5_000
-MAX_REGISTER = 1e12  # a register beyond this is a corrupt value, not consumption
+# A register counts up to its modulus and wraps (nevoa_core.kinds): a value at or above it
+# is impossible for the meter, not consumption. Exclusive bound.
+MAX_REGISTER = REGISTER_MODULUS
 MAX_SEQ = 2**53 - 1  # exactly representable in JSON numbers everywhere
+# A reading more than this many seqs ahead of its meter's latest is refused (counted as
+# seq_jump): one corrupt seq must not make every later reading of the meter look stale.
+# A meter sending every second would need four months of lost readings to jump this far.
+MAX_SEQ_JUMP = 10_000_000
 EARLIEST_TIME = 946_684_800.0  # 2000-01-01: meters do not report from before
 LATEST_TIME = 4_102_444_800.0  # 2100-01-01
 
@@ -187,7 +199,7 @@ def _add_record(groups: list[_Group], record: dict[str, Any], bt: float) -> None
     if kind is not None:
         _unit(record, kind.spec.register_unit, name)
         register = _number(record, "s", f"register {name!r}")
-        if not 0.0 <= register <= MAX_REGISTER:
+        if not 0.0 <= register < MAX_REGISTER:
             raise WireError(RejectReason.BAD_VALUE, f"register {register} out of range")
         if groups and groups[0].kind is not kind:
             raise WireError(RejectReason.NOT_SENML, "a pack mixes energy and volume registers")

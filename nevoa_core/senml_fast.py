@@ -78,7 +78,7 @@ def decode_canonical(payload: bytes, meter: str) -> list[Reading] | None:
     if rate is _INVALID:
         return None
     if (name.decode() != meter or not EARLIEST_TIME <= bt <= LATEST_TIME
-            or not 0.0 <= register <= MAX_REGISTER or seq > MAX_SEQ):
+            or not 0.0 <= register < MAX_REGISTER or seq > MAX_SEQ):
         return None
     first = Reading(meter, seq, bt + 0.0, _KIND[reg_name], register, rate)
     if closing:
@@ -118,6 +118,6 @@ def _next_reading(payload: bytes, pos: int, previous: Reading, bt: float
     if rate is _INVALID:
         return None
     if (seq <= previous.seq or seq > MAX_SEQ or not EARLIEST_TIME <= time <= LATEST_TIME
-            or not 0.0 <= register <= MAX_REGISTER):
+            or not 0.0 <= register < MAX_REGISTER):
         return None
     return Reading(previous.meter, seq, time, kind, register, rate), m.end()

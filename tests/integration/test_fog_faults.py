@@ -1,4 +1,5 @@
-"""Fault injection: kill -9 the fog node mid-stream, kill -9 Redis mid-stream.
+"""Fault injection: kill -9 the fog node mid-stream, kill -9 Redis mid-stream, Redis out
+of memory mid-stream.
 
 Either way every reading ends up stored exactly once: the broker keeps what was not
 acknowledged in the fog's persistent session, Redis (AOF written before it replies,
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from fog_node.api import create_app
 from fog_node.store import RegionStore
 from nevoa_stack.processes import ChildProcess, free_port
 from nevoa_stack.services import Service
@@ -115,3 +117,41 @@ def test_kill_9_of_redis_loses_nothing_acknowledged(
                    what="every reading stored")
         assert node.metrics.redis_errors > 0
         assert_stored_exactly_once(node.store)
+
+
+def test_redis_out_of_memory_pauses_ingest_and_loses_nothing(
+        service_factory: Callable[..., Service], session_broker: Service, region: str) -> None:
+    """Redis at maxmemory refuses writes (OOM, even inside the ingest script): the fog
+    stops acknowledging, says so on /health and in a metric, keeps the backlog in the
+    broker, and stores every reading once memory is back."""
+    redis_service = service_factory("redis")
+    url = redis_service.url  # type: ignore[attr-defined]
+    admin = redis.Redis.from_url(url, decode_responses=True)
+    config = fog_config(region, session_broker.host, session_broker.port, url, batch_size=500)
+    with running_node(config) as node:
+        api = create_app(node.services()).test_client()
+        messages = stream(region)
+        raw_publish(session_broker.host, session_broker.port, messages[:2000])
+        wait_until(lambda: stored(node.store) == 2000, what="the first readings stored")
+        used = int(admin.info("memory")["used_memory"])
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", str(used // 2))  # full: every write refused
+        publisher = publish_in_background(session_broker, messages[2000:])
+        wait_until(lambda: api.get("/health").status_code == 503, timeout=30,
+                   what="/health degraded")
+        health = api.get("/health").get_json()
+        assert health["ingest"]["reason"] == "out_of_memory", health
+        paused_at = stored(node.store)
+        time.sleep(2)  # paused: nothing more is stored, nothing acknowledged
+        assert stored(node.store) == paused_at < METERS * PER_METER
+        metrics = api.get("/metrics").get_data(as_text=True)
+        assert f'nevoa_fog_store_faults_total{{region="{region}",fault="out_of_memory"}}' \
+            in metrics and f'nevoa_fog_ingest_paused{{region="{region}"}} 1' in metrics
+        admin.config_set("maxmemory", "0")
+        publisher.join(120)
+        wait_until(lambda: stored(node.store) == METERS * PER_METER, timeout=120,
+                   what="every reading stored once memory is back")
+        assert api.get("/health").status_code == 200
+        assert node.store.stats()["rejected_total"] == 0
+        assert_stored_exactly_once(node.store)
+    admin.close()

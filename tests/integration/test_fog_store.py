@@ -273,3 +273,47 @@ def test_a_status_older_than_the_stored_one_changes_nothing(redis_client: redis.
     assert not redis_client.smembers(store.keys.online)
     store.record(IngestBatch(statuses=[("m1", "online", T0 + 20)]))
     assert store.summary("m1").status == "online"  # type: ignore[union-attr]
+
+
+def test_a_batch_with_a_reading_out_of_bounds_is_refused_whole_and_changes_nothing(
+        redis_client: redis.Redis, region: str) -> None:
+    """The script checks every line before its first write: a value that slipped past
+    validation (here built by hand, register 1e12) cannot leave half a batch behind."""
+    store = store_for(redis_client, region)
+    store.record(IngestBatch(readings=[water("a", 1, T0, 10.0), water("b", 1, T0, 10.0)]))
+    before = snapshot(redis_client, region)
+    poisoned = [water("a", 2, T0 + 60, 11.0), water("b", 2, T0 + 60, 1e12),
+                water("a", 3, T0 + 120, 12.0)]
+    with pytest.raises(redis.ResponseError, match="out of bounds"):
+        store.record(IngestBatch(readings=poisoned))
+    assert snapshot(redis_client, region) == before
+    # the sane readings of the same batch go through on their own, exactly
+    store.record(IngestBatch(readings=[poisoned[0], poisoned[2]]))
+    top = RegionAggregates(redis_client, region).top(Kind.WATER, CALENDAR.parse_period(
+        "day:2025-11-20"), 2)
+    assert top == [("a", 2.0), ("b", 0.0)]
+
+
+def test_a_seq_far_ahead_is_refused_and_the_meter_keeps_reporting(
+        redis_client: redis.Redis, region: str) -> None:
+    store = store_for(redis_client, region)
+    store.record(IngestBatch(readings=[water("m1", 1, T0, 10.0), water("m1", 2, T0 + 60, 10.5)]))
+    result = store.record(IngestBatch(readings=[water("m1", 2**53 - 1, T0 + 120, 11.0)]))
+    assert (result.stored, result.seq_jumps) == (0, 1)
+    assert store.stats()["rejected"] == {"seq_jump": 1}
+    later = store.record(IngestBatch(readings=[water("m1", 3, T0 + 180, 11.5)]))
+    assert (later.stored, later.stale) == (1, 0)
+    assert store.summary("m1").latest.seq == 3  # type: ignore[union-attr]
+
+
+def test_a_register_far_below_the_modulus_after_a_high_one_is_tamper_not_rollover(
+        redis_client: redis.Redis, region: str) -> None:
+    store = store_for(redis_client, region)
+    store.record(IngestBatch(readings=[water("m1", 1, T0, 50_000.0),
+                                       water("m1", 2, T0 + 60, 5_000.0),
+                                       water("m1", 3, T0 + 120, 5_001.0)]))
+    flags = store.summary("m1").flags  # type: ignore[union-attr]
+    assert flags.tamper == 1
+    top = RegionAggregates(redis_client, region).top(
+        Kind.WATER, CALENDAR.parse_period("day:2025-11-20"), 1)
+    assert top == [("m1", 1.0)]  # the drop counts 0, never negative
