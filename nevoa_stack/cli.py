@@ -12,6 +12,7 @@ from nevoa_adapters.cli import add_logging_flag, env, env_int, setup_logging, st
 from nevoa_stack.processes import port_open
 from nevoa_stack.services import HOST
 from nevoa_stack.stack import LocalStack
+from nevoa_stack.supervise import Supervisor
 
 log = logging.getLogger("nevoa.stack")
 
@@ -20,14 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nevoa-stack",
         description="Run nevoa locally: per region a Mosquitto, a Redis and a fog node on "
-        "free loopback ports; the cloud's Redis and API; a demo fleet of meters. Ctrl-C "
-        "stops everything it started.",
+        "free loopback ports; the cloud's Redis and API; a demo fleet of meters. A process "
+        "that dies is restarted (back-off 1 s doubling to 30 s). Ctrl-C stops everything "
+        "it started.",
     )
     add_logging_flag(p)
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start the stack and keep it running until Ctrl-C",
                          description="Start the stack and keep it running until Ctrl-C "
-                         "or SIGTERM.")
+                         "or SIGTERM, restarting any process that dies.")
     run.add_argument("--regions", default=env("REGIONS", "r1,r2"),
                      help="comma-separated region ids (env NEVOA_REGIONS; default %(default)s)")
     run.add_argument("--meters-per-region", type=int, default=env_int("METERS_PER_REGION", 100),
@@ -109,11 +111,7 @@ def run(a: argparse.Namespace) -> int:
             stack.start_meters(region, a.meters_per_region, a.interval)
         stack.write_description(workdir / "stack.json")
         print(_banner(stack), flush=True)
-        while not stop.wait(2.0):
-            dead = stack.exited()
-            if dead:
-                log.error("%s stopped unexpectedly; see %s", dead[0].name, dead[0].log_path)
-                return 1
+        Supervisor(stack.children()).run(stop)  # restarts what dies, until Ctrl-C
         return 0
     except Exception as exc:  # say what failed, then clean up
         log.error("could not start the stack: %s", exc)

@@ -6,6 +6,8 @@ otherwise, the locally installed ``mosquitto`` and ``redis-server`` binaries run
 child processes. No registry is reachable on our machines, so a running engine
 without the image falls back to the binaries too. Either way the service can be
 stopped, killed (-9) and started again on the same port, for fault-injection tests.
+A binary whose port another program takes before its first start binds it starts on
+another free port instead (``.port`` says which); from then on its port is fixed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from nevoa_stack.processes import ChildProcess, free_port, port_open
+from nevoa_stack.processes import ChildProcess, free_port, port_open, start_on_port
 
 log = logging.getLogger("nevoa.stack")
 
@@ -74,23 +76,38 @@ class Service(ABC):
         self.stop()
         self.start()
 
+    @property
+    def process(self) -> ChildProcess | None:
+        """The local program behind the service (None for a container)."""
+        return None
+
 
 class _BinaryService(Service):
     def __init__(self, name: str, workdir: Path, port: int | None) -> None:
         self.name = name
         self.workdir = workdir
         self.port = port or free_port()
+        self._movable = port is None  # until the first start: then fixed for its life
         workdir.mkdir(parents=True, exist_ok=True)
-        self._process = ChildProcess(name, self.argv(), workdir / f"{name}.log")
+        self._process = ChildProcess(name, [], workdir / f"{name}.log")
 
     @abstractmethod
     def argv(self) -> list[str]: ...
 
+    @property
+    def process(self) -> ChildProcess:
+        """The running program, for a supervisor to watch and restart."""
+        return self._process
+
+    def _argv_on(self, port: int) -> list[str]:
+        self.port = port
+        return self.argv()
+
     def start(self) -> None:
-        if port_open(self.host, self.port):
-            raise RuntimeError(f"{self.name}: port {self.port} is already in use")
-        self._process.start()
-        self._process.wait_port(self.host, self.port)
+        """Start on its port; the first time, on another one if a program took it."""
+        self.port = start_on_port(self._process, self.host, self.port, self._argv_on,
+                                  movable=self._movable)
+        self._movable = False
 
     def stop(self) -> None:
         self._process.stop()

@@ -2,7 +2,10 @@
 
 Per region: a Mosquitto, a Redis and a fog node. Then the cloud's Redis, the cloud
 API and (optionally) a meter fleet per region. Each process runs as a child in its own
-process group and is stopped, in reverse order, by :meth:`LocalStack.stop`.
+process group and is stopped, in reverse order, by :meth:`LocalStack.stop`. A fog node,
+Mosquitto or Redis whose free port another program takes first starts on another one;
+the addresses are then fixed for the stack's life, so a restarted child (see
+:mod:`nevoa_stack.supervise`) comes back where its clients look for it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nevoa_core.calendar import DEFAULT_TIMEZONE
-from nevoa_stack.processes import ChildProcess, free_port
+from nevoa_stack.processes import ChildProcess, free_port, start_on_port
 from nevoa_stack.services import HOST, RedisBinary, RedisContainer, Service, broker, redis_server
 
 log = logging.getLogger("nevoa.stack")
@@ -77,8 +80,8 @@ class LocalStack:
         return child
 
     def _service(self, service: Service) -> None:
+        self._started.append(service)  # first: a start that fails half-way is stopped too
         service.start()
-        self._started.append(service)
 
     def start_region(self, region: str) -> RegionProcesses:
         base = self.workdir / region
@@ -95,12 +98,17 @@ class LocalStack:
         return rp
 
     def start_fog(self, rp: RegionProcesses) -> ChildProcess:
-        fog = self._child(
-            f"fog-{rp.name}", "fog_node", "--region", rp.name,
-            "--broker-host", rp.broker.host, "--broker-port", str(rp.broker.port),
-            "--redis-url", rp.redis.url, "--http-port", str(rp.fog_port),
-        )
-        fog.wait_port(HOST, rp.fog_port)
+        """The region's fog node, on ``rp.fog_port`` or, if a program took it, another."""
+        fog = ChildProcess(f"fog-{rp.name}", [], self.workdir / "logs" / f"fog-{rp.name}.log",
+                           env=self.env)
+        self._started.append(fog)
+
+        def argv(port: int) -> list[str]:
+            return [self.python, "-m", "fog_node", "--region", rp.name,
+                    "--broker-host", rp.broker.host, "--broker-port", str(rp.broker.port),
+                    "--redis-url", rp.redis.url, "--http-port", str(port)]
+
+        rp.fog_port = start_on_port(fog, HOST, rp.fog_port, argv, movable=True)
         return fog
 
     def _run_once(self, name: str, args: list[str], timeout: float = 120) -> str:
@@ -140,10 +148,10 @@ class LocalStack:
             "cloud", [self.python, "-m", "cloud", "--redis-url", redis_url, "serve",
                       "--port", str(self.cloud_port), *fogs],
             self.workdir / "logs" / "cloud.log",
-            env={**self.env, "NEVOA_SECRET_KEY": secrets.token_hex(32)})
-        self.cloud.start()
+            env={**self.env, "NEVOA_SECRET_KEY": secrets.token_hex(32)},
+            listens=(HOST, self.cloud_port))
         self._started.append(self.cloud)
-        self.cloud.wait_port(HOST, self.cloud_port)
+        self.cloud.start_and_wait()
 
     def start_meters(self, region: str, count: int, interval: float,
                      extra: tuple[str, ...] = (), water: int | None = None) -> ChildProcess:
@@ -168,9 +176,13 @@ class LocalStack:
             )
         return rp.meters
 
-    def exited(self) -> list[ChildProcess]:
-        """Child programs that have stopped on their own."""
-        return [c for c in self._started if isinstance(c, ChildProcess) and not c.running]
+    def children(self) -> list[ChildProcess]:
+        """Every long-running program started, in start order (services first): what a
+        :class:`~nevoa_stack.supervise.Supervisor` keeps running. Containers are not
+        among them: the Docker engine runs those."""
+        found = [item if isinstance(item, ChildProcess) else item.process
+                 for item in self._started]
+        return [c for c in found if c is not None]
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,5 +1,6 @@
 """``nevoa-stack run`` (what ``make run`` starts): real data within ~30 s, a
-machine-readable stack.json, and a clean stop that leaves no process and no port."""
+machine-readable stack.json, a child killed with -9 restarted, and a clean stop that
+leaves no process and no port."""
 
 from __future__ import annotations
 
@@ -28,6 +29,25 @@ def descendants(pid: int) -> set[int]:
             child = int(stat.parent.name)
             children |= {child} | descendants(child)
     return children
+
+
+def argv(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+def fog_pid(parent: int, region: str) -> int | None:
+    return next((pid for pid in descendants(parent)
+                 if argv(pid)[1:5] == ["-m", "fog_node", "--region", region]), None)
+
+
+def healthy(url: str) -> bool:
+    try:
+        return http("GET", f"{url}/health", timeout=2)[0] == 200
+    except OSError:
+        return False
 
 
 def alive(pid: int) -> bool:
@@ -69,6 +89,15 @@ def test_make_run_serves_real_data_and_stops_cleanly(tmp_path: Path) -> None:
         status, invoice = http("POST", f"{stack['cloud_url']}/gerar-fatura", {"matricula": "10001"})
         assert status == 200 and invoice["valor"] == pytest.approx(invoice["consumo"] * 3, abs=0.01)
 
+        # a child that dies is restarted, on the same port
+        killed = fog_pid(proc.pid, "r1")
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: fog_pid(proc.pid, "r1") not in (None, killed), timeout=10,
+                   what="a new fog node for r1")
+        wait_until(lambda: healthy(stack["regions"]["r1"]["fog_url"]), timeout=15,
+                   what="the restarted fog node on its port")
+
         children = descendants(proc.pid)
         assert len(children) >= 9  # 2 x (mosquitto, redis, fog, meters) + cloud redis + cloud
         ports = [port] + [r["broker"]["port"] for r in stack["regions"].values()] + [
@@ -78,6 +107,8 @@ def test_make_run_serves_real_data_and_stops_cleanly(tmp_path: Path) -> None:
         output = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, output
     assert "nevoa is running" in output and "curl" in output
+    assert "fog-r1 exited with signal 9 (SIGKILL); restarting in 1 s (restart 1)" in output
+    assert "fog-r1 is running again (restart 1)" in output
     assert not [pid for pid in children if alive(pid)], "orphans left running"
     assert not [p for p in ports if port_open("127.0.0.1", p)], "ports left busy"
     assert not (workdir / "stack.json").exists()
