@@ -106,12 +106,16 @@ def region_broker(accounts_dir: Path, tmp_path: Path) -> Iterator[Broker]:
 class Session:
     """A connected MQTT v5 client that queues what it receives."""
 
-    def __init__(self, broker: Broker, username: str, password: str) -> None:
+    def __init__(self, broker: Broker, username: str, password: str,
+                 client_id: str | None = None) -> None:
         self.received: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._connack: queue.Queue[ReasonCode] = queue.Queue()
         self._subacks: queue.Queue[list[ReasonCode]] = queue.Queue()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{username}",
+        self.disconnects: queue.Queue[ReasonCode] = queue.Queue()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"test-{username}",
                                   protocol=mqtt.MQTTv5)
+        self.client.on_disconnect = lambda _c, _u, _f, rc, _p: self.disconnects.put(rc)
         self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda _c, _u, _mid, rcs, _p: self._subacks.put(rcs)
@@ -154,9 +158,10 @@ def connect(region_broker: Broker) -> Iterator[Connect]:
     known = passwords(region_broker.accounts / "r1")
     sessions: list[Session] = []
 
-    def _connect(username: str, password: str | None = None) -> Session:
+    def _connect(username: str, password: str | None = None,
+                 client_id: str | None = None) -> Session:
         session = Session(region_broker, username,
-                          known[username] if password is None else password)
+                          known[username] if password is None else password, client_id)
         sessions.append(session)
         return session
 
@@ -246,3 +251,20 @@ def test_wrong_or_foreign_credentials_are_refused(
     if password is None:
         password = passwords(accounts_dir / "r2")[username]
     assert connect(username, password).reason.is_failure
+
+
+@pytest.mark.parametrize("stolen_id", ["fog-r1", "nevoa-fog-r1", METER_B])
+def test_a_meter_cannot_take_over_another_clients_session(connect: Connect,
+                                                          stolen_id: str) -> None:
+    """The broker binds client ids to usernames: connecting as meter A with the fog's (or
+    meter B's) client id neither kicks that client off nor receives its messages."""
+    fog = connect("fog-r1", client_id="nevoa-fog-r1")  # as compose runs the fog node
+    assert not fog.subscribe("nevoa/r1/meters/+/reading").is_failure
+    meter_b = connect(METER_B, client_id=METER_B)
+    thief = connect(METER_A, client_id=stolen_id)
+    assert thief.reason == 0
+    time.sleep(0.3)
+    assert fog.disconnects.empty() and meter_b.disconnects.empty()
+    meter_b.publish(reading_topic(METER_B), b"still delivered")
+    assert fog.next_message() == (reading_topic(METER_B), b"still delivered")
+    assert thief.received.empty()
