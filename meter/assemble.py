@@ -16,6 +16,7 @@ from meter.journal import Journal
 from meter.model import SimulatedMeter
 from meter.physics import Physics, Profile, SeedConsumption
 from meter.progress import Progress
+from meter.replay import ReplayWindow
 from meter.runner import Runner
 from meter.simclock import SimClock
 from meter.spec import assign_faults, assign_tendencies
@@ -89,7 +90,8 @@ def build(config: FleetConfig) -> Simulation:
     journal = Journal(config.state_dir / "buffer", config.buffer_limit,
                       [m.meter_id for m in meters], [m.kind for m in meters])
     fleet = Fleet(config.region, meters, journal, state,
-                  CommandLog(config.state_dir / "commands.json"), config.pack_size)
+                  CommandLog(config.state_dir / "commands.json"), config.pack_size,
+                  ReplayWindow(config.replay_window))
     loop = IoLoop()
     runner = Runner(fleet, [], loop, clock, Progress(config.label), config.progress_every)
     events = Events(runner.acknowledged, runner.command, runner.connection_up,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from meter.assemble import build
-from meter.config import FleetConfig, Mode, read_credentials
+from meter.config import DEFAULT_REPLAY_WINDOW, FleetConfig, Mode, read_credentials
 from meter.provisioning import fleet_rows, write_export
 from meter.spec import SpecError, parse_fault, parse_tendency_mix, parse_tendency_override
 from nevoa_adapters.cli import add_logging_flag, env, env_int, setup_logging, stop_event_on_signals
@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--buffer-limit", type=int, default=env_int("BUFFER_LIMIT", 5000),
                    help="readings each meter keeps on disk while it cannot send; when full the "
                    "oldest 10%% are dropped (env NEVOA_BUFFER_LIMIT; default %(default)s)")
+    g.add_argument("--replay-window", type=float, metavar="SECONDS",
+                   default=_float_env("REPLAY_WINDOW", DEFAULT_REPLAY_WINDOW),
+                   help="after a reconnect, send again what the broker acknowledged in the "
+                   "last SECONDS: a broker killed before its autosave forgot it; must exceed "
+                   "the broker's autosave_interval (env NEVOA_REPLAY_WINDOW; 0 = off; "
+                   "default %(default)s)")
     g.add_argument("--pack-size", type=int, default=100,
                    help="readings per backlog pack (default %(default)s)")
     g.add_argument("--duration", type=float, default=_float_env("DURATION", None),
@@ -169,6 +175,8 @@ def _config(p: argparse.ArgumentParser, a: argparse.Namespace) -> FleetConfig:
     if a.interval <= 0 or a.speed <= 0 or a.buffer_limit < 1 or not 1 <= a.pack_size <= 5000:
         p.error("--interval and --speed must be > 0, --buffer-limit >= 1, "
                 "--pack-size from 1 to 5000")
+    if not a.replay_window >= 0:  # NaN too
+        p.error("--replay-window must be >= 0 seconds (0 = off)")
 
     def ref(text: str) -> str:
         return text if not text.isdigit() else meter_id(region, kind.spec.letter, int(text))
@@ -195,7 +203,8 @@ def _config(p: argparse.ArgumentParser, a: argparse.Namespace) -> FleetConfig:
         broker_host=a.broker_host, broker_port=a.broker_port, username=a.username,
         password=a.password, credentials=credentials, window=a.window,
         connect_rate=a.connect_rate, state_dir=state_dir, buffer_limit=a.buffer_limit,
-        pack_size=a.pack_size, duration=a.duration, progress_every=a.progress)
+        replay_window=a.replay_window, pack_size=a.pack_size, duration=a.duration,
+        progress_every=a.progress)
     if credentials and config.mode is Mode.PER_METER:
         # a meter without its own account would be refused by the broker forever
         missing = [meter_id(region, kind.spec.letter, i) for i in config.indexes

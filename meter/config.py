@@ -19,6 +19,10 @@ class Mode(str, Enum):
 
 
 DEFAULT_WINDOW = {Mode.PER_METER: 10, Mode.MULTIPLEXED: 1000}
+# seconds of acknowledged readings sent again after a reconnect: six times the brokers'
+# autosave_interval (5 s, broker/*.conf), the rest a margin for a meter slow to read its
+# PUBACKs, so a kill -9 of the broker just before a save loses nothing
+DEFAULT_REPLAY_WINDOW = 30.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class FleetConfig:
     keepalive: int = 60
     state_dir: Path = Path("meter-state")
     buffer_limit: int = 5000
+    replay_window: float = DEFAULT_REPLAY_WINDOW  # 0 = off
     pack_size: int = 100
     duration: float | None = None
     progress_every: float = 10.0

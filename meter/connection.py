@@ -16,6 +16,8 @@ Connecting: the first attempt of each connection happens at a random moment with
 the fleet's spread (``count / --connect-rate`` seconds), and after a failure or a lost
 connection the next one waits ``min(30 s, 2^failures s)`` x U(0.5, 1) plus U(0, spread):
 a broker restart sees the fleet come back at about ``--connect-rate`` per second.
+The fleet is told whether a connection is up for the first time or again (a reconnect:
+the replay window's cue, :mod:`meter.replay`).
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ class Connection:
     loop: IoLoop
     rng: random.Random
     connected: bool = False
+    connects: int = 0  # successful connections so far: more than one is a reconnect
+    session_present: bool = False  # the broker still had our session at the last connect
     failures: int = 0
     refusals: int = 0
     next_attempt: float = 0.0
@@ -154,6 +158,8 @@ class Connection:
             self.refusals += 1
             return
         self.connected = True
+        self.connects += 1
+        self.session_present = bool(flags.session_present)
         self.failures = 0
         topics = list(self.identity.command_topics)
         if topics and not flags.session_present:

@@ -9,6 +9,12 @@ random point of its interval, so a fleet never publishes in lock step.
 A reading goes straight to its connection when the meter has no backlog and the
 connection can take it (connected, window not full); otherwise it joins the meter's
 backlog (:mod:`meter.journal`), which is sent in order, many readings per pack.
+
+Once acknowledged, a pack stays in the replay window (:mod:`meter.replay`) for a while:
+after a *re*connect, what the connection's meters had acknowledged in the window goes
+back to the front of their backlogs, pack by pack as it was sent, since a broker killed
+before its autosave has forgotten it. A clean stop saves the window beside the journal,
+for the next run.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from meter.journal import Journal
 from meter.model import SimulatedMeter
 from meter.obey import handle_payload
 from meter.progress import Counters
+from meter.replay import ReplayWindow
 from meter.state import CommandLog, MeterStateFile
 from meter.wire import encode_reading
 from nevoa_core import topics
@@ -50,7 +57,7 @@ class Outlet(Protocol):
 class Fleet:
     def __init__(self, region: str, meters: Sequence[SimulatedMeter], journal: Journal,
                  state: MeterStateFile | None = None, commands: CommandLog | None = None,
-                 pack_size: int = 100) -> None:
+                 pack_size: int = 100, replay: ReplayWindow | None = None) -> None:
         self.region = region
         self.meters = list(meters)
         self.index = {m.meter_id: i for i, m in enumerate(self.meters)}
@@ -58,6 +65,7 @@ class Fleet:
         self.state = state
         self.commands = commands if commands is not None else CommandLog()
         self.pack_size = pack_size
+        self.replay = replay if replay is not None else ReplayWindow(0.0)
         self.counters = Counters()
         self.outlets: list[Outlet] = []
         self._meters_of: dict[int, list[int]] = {}
@@ -71,11 +79,24 @@ class Fleet:
         self.outlets = list(outlets)
         for i, outlet in enumerate(self.outlets):
             self._meters_of.setdefault(id(outlet), []).append(i)
+        numbers = {key: n for n, key in enumerate(self._meters_of)}
+        self.replay.share([numbers[id(outlet)] for outlet in self.outlets])
 
-    def outlet_up(self, outlet: Outlet) -> None:
-        """A connection is up: its meters' backlogs can be sent."""
+    def outlet_up(self, outlet: Outlet, again: bool = False) -> int:
+        """A connection is up: its meters' backlogs can be sent. When it is up ``again``
+        (a reconnect), what the broker acknowledged within the replay window goes to the
+        front of the backlogs first. How many readings that put back."""
+        meters = self._meters_of.get(id(outlet), ())
+        replayed = 0
+        if again and self.replay.enabled:
+            for i in meters:
+                packs = self.replay.take(i)
+                self.journal.put_back(i, packs)
+                replayed += sum(len(p) for p in packs)
+            self.counters.replayed += replayed
         sendable = self.journal.sendable
-        self._flushable.update(i for i in self._meters_of.get(id(outlet), ()) if i in sendable)
+        self._flushable.update(i for i in meters if i in sendable)
+        return replayed
 
     def _sendable(self, i: int) -> None:
         if self.outlets[i].connected:
@@ -179,21 +200,27 @@ class Fleet:
         return self.journal.total()
 
     def tend_backlogs(self, now: float) -> None:
-        """Spill, bound and replay the backlogs (every half second)."""
+        """Spill, bound and replay the backlogs; forget what left the replay window
+        (every half second)."""
         self.journal.tick(now, self.is_connected)
         self.counters.dropped = self.journal.dropped
+        self.replay.prune()
 
     def acknowledged(self, pack: Pack) -> None:
         self.counters.acknowledged += len(pack.readings)
+        self.replay.record(pack.meter, pack.readings, time.monotonic())
 
-    def close_backlogs(self, unacknowledged: Sequence[Pack]) -> int:
-        """At a stop: everything not acknowledged goes to disk, in order; how many
-        readings were in flight."""
+    def close_backlogs(self, unacknowledged: Sequence[Pack]) -> tuple[int, int]:
+        """At a stop: everything not acknowledged goes to disk, in order, and so does the
+        replay window (the broker may have died before saving it, and the next run may
+        be the first to reconnect); how many readings were in flight, and in the window."""
         by_meter: dict[int, list[Reading]] = {}
         for pack in unacknowledged:
             by_meter.setdefault(pack.meter, []).extend(pack.readings)
-        self.journal.close(by_meter)
-        return sum(len(r) for r in by_meter.values())
+        window = self.replay.take_all()
+        saved = sum(len(p) for packs in window.values() for p in packs)
+        self.journal.close(by_meter, window)
+        return sum(len(r) for r in by_meter.values()), saved
 
     # -- commands ----------------------------------------------------------------------
     def on_command(self, topic: str, payload: bytes, sim_now: float) -> None:

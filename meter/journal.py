@@ -14,15 +14,24 @@ SenML pack, before any newer reading of that meter.
   reads the older segments front to back and hands each line to its meter; lines of a
   meter that cannot take them yet are copied, in order, to a fresh segment for a later
   pass. Fully read segments are deleted.
-* **Order.** Per meter: readings in flight < replayed readings waiting < lines on disk <
-  readings in memory. A clean stop writes in-flight and replayed readings into a segment
-  before all others and memory after all others, so a restart resumes in the same order.
+* **Order.** Per meter: packs put back by the replay window (:mod:`meter.replay`:
+  acknowledged lately, sent again after a reconnect, each as the message it was) <
+  readings in flight < replayed readings waiting < lines on disk < readings in memory.
+  A clean stop writes in-flight and replayed readings into a segment before all others
+  and memory after all others, so a restart resumes in the same order.
+* **The window across a stop.** A clean stop also writes the replay window (and packs
+  put back but not yet sent) to ``window.log``, one line per reading, a blank line
+  after each pack: the broker may have died before saving them, and the next run may be
+  the first to reconnect. The next run puts them back in front of everything; the next
+  clean stop replaces the file. They are acknowledged readings: ``--buffer-limit`` does
+  not count them, and a stopped fleet does not report them as waiting.
 * **Bound.** At most ``limit`` readings per meter (``--buffer-limit``), enforced every
   half second; beyond it the oldest 10 % are discarded and counted as dropped. A register
   is cumulative, so the next reading delivered still carries all the consumption: only
   the detail of the dropped periods is lost, and the fog sees a gap in ``seq``.
 * **Crashes.** ``kill -9`` loses what was still in memory (at most the last
-  :data:`SPILL_SECONDS` of an outage), like the packs in flight. Nothing else.
+  :data:`SPILL_SECONDS` of an outage), like the packs in flight (and the replay window,
+  which is memory only while running). Nothing else.
 """
 
 from __future__ import annotations
@@ -33,11 +42,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from meter.lines import format_line, parse_line
+from meter.replay import Packs, in_seq_order
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
 
 log = logging.getLogger("nevoa.meter.journal")
 
+WINDOW_FILE = "window.log"
 SPILL_READINGS = 50
 SPILL_SECONDS = 5.0
 DROP_FRACTION = 0.1
@@ -46,11 +58,6 @@ READY_TOTAL = 20_000  # replayed readings the fleet may hold in memory
 PASS_EVERY = 1.0  # seconds between the starts of two replay passes, at least
 PASS_PATIENCE = 30.0  # start a pass for a partly connected fleet after this long
 FIRST_SEGMENT = 1_000_000_000
-
-
-def _line(meter_id: str, r: Reading) -> str:
-    rate = "-" if r.rate is None else repr(r.rate)
-    return f"{meter_id} {r.seq} {r.time!r} {r.register!r} {rate}\n"
 
 
 def _segment_name(number: int) -> str:
@@ -71,6 +78,8 @@ class Journal:
         self.memory: dict[int, list[Reading]] = {}
         self._since: dict[int, float] = {}
         self.ready: dict[int, deque[Reading]] = {}
+        self.again: dict[int, deque[list[Reading]]] = {}  # packs put back, sent first
+        self._again_total = 0
         self._ready_total = 0
         self.on_disk: dict[int, int] = {}
         self._skip: dict[int, int] = {}  # oldest lines on disk to discard (dropped)
@@ -88,6 +97,7 @@ class Journal:
         self._older = existing
         self._write_to = (existing[-1] + 1) if existing else FIRST_SEGMENT
         self._writer: TextIO | None = None
+        self._load_window()
 
     # -- counting ----------------------------------------------------------------------
     def _scan(self, segments: list[int]) -> None:
@@ -107,16 +117,35 @@ class Journal:
         for i in list(self.on_disk):
             self._enforce(i)
 
+    def _load_window(self) -> None:
+        """The replay window of the last clean stop goes in front of everything."""
+        try:
+            lines = (self.directory / WINDOW_FILE).read_text().splitlines()
+        except FileNotFoundError:
+            return
+        window: dict[int, Packs] = {}
+        pack: list[Reading] = []
+        for line in [*lines, ""]:
+            if line:
+                i = self.index.get(line.split(" ", 1)[0])
+                if i is not None:
+                    pack.append(parse_line(line, self.kinds[i]))
+            elif pack:
+                window.setdefault(self.index[pack[0].meter], []).append(pack)
+                pack = []
+        for i, packs in window.items():
+            self.put_back(i, in_seq_order(packs))
+
     def count(self, i: int) -> int:
         return (self.on_disk.get(i, 0) - self._skip.get(i, 0) + len(self.ready.get(i, ()))
                 + len(self.memory.get(i, ())))
 
     def has(self, i: int) -> bool:
-        return i in self.memory or i in self.ready or i in self.on_disk
+        return i in self.memory or i in self.ready or i in self.on_disk or i in self.again
 
     def total(self) -> int:
         return (sum(self.on_disk.values()) - sum(self._skip.values()) + self._ready_total
-                + sum(len(m) for m in self.memory.values()))
+                + sum(len(m) for m in self.memory.values()) + self._again_total)
 
     def _mark_sendable(self, i: int) -> None:
         if i not in self.sendable:
@@ -133,8 +162,30 @@ class Journal:
         if i not in self.on_disk:
             self._mark_sendable(i)
 
+    def put_back(self, i: int, packs: Packs) -> None:
+        """Acknowledged packs to send again, each whole, before anything else of meter
+        ``i`` (in seq order)."""
+        if not packs:
+            return
+        again = self.again.get(i)
+        if again is None:
+            again = self.again[i] = deque()
+        again.extendleft(reversed(packs))
+        self._again_total += sum(len(p) for p in packs)
+        self._mark_sendable(i)
+
     def take(self, i: int, n: int) -> list[Reading]:
-        """Up to ``n`` of meter ``i``'s oldest readings that may be sent now."""
+        """Up to ``n`` of meter ``i``'s oldest readings that may be sent now (a pack put
+        back comes whole, as it was sent the first time)."""
+        again = self.again.get(i)
+        if again:
+            pack = again.popleft()
+            self._again_total -= len(pack)
+            if not again:
+                del self.again[i]
+                if not (i in self.ready or (i in self.memory and i not in self.on_disk)):
+                    self.sendable.discard(i)
+            return pack
         out: list[Reading] = []
         ready = self.ready.get(i)
         if ready:
@@ -176,9 +227,9 @@ class Journal:
         for i in meters:
             tail = self.memory.pop(i)
             del self._since[i]
-            lines.extend(_line(self.ids[i], r) for r in tail)
+            lines.extend(format_line(self.ids[i], r) for r in tail)
             self.on_disk[i] = self.on_disk.get(i, 0) + len(tail)
-            if i not in self.ready:
+            if i not in self.ready and i not in self.again:
                 self.sendable.discard(i)
         writer = self._open_writer()
         writer.writelines(lines)
@@ -294,8 +345,11 @@ class Journal:
                 f.writelines(carried)
 
     # -- stopping ----------------------------------------------------------------------
-    def close(self, unacknowledged: dict[int, list[Reading]]) -> None:
-        """A clean stop: everything not acknowledged reaches disk, in order."""
+    def close(self, unacknowledged: dict[int, list[Reading]],
+              window: dict[int, Packs] | None = None) -> None:
+        """A clean stop: everything not acknowledged reaches disk, in order; so do the
+        replay ``window`` and the packs put back, to ``window.log``."""
+        self._save_window(window or {})
         if self._pass is not None:  # finish the pass by carrying all that is left
             rest: list[str] = []
             if self._reader is not None:
@@ -313,7 +367,7 @@ class Journal:
         for i in sorted(set(unacknowledged) | set(self.ready)):
             readings = sorted(unacknowledged.get(i, []), key=lambda r: r.seq)
             readings += list(self.ready.pop(i, ()))
-            first.extend(_line(self.ids[i], r) for r in readings)
+            first.extend(format_line(self.ids[i], r) for r in readings)
             self.on_disk[i] = self.on_disk.get(i, 0) + len(readings)
         if first:
             numbers = [int(p.stem[4:]) for p in self.directory.glob("seg-*.log")]
@@ -325,3 +379,18 @@ class Journal:
             self._writer.close()
             self._writer = None
         self._ready_total = 0
+
+    def _save_window(self, window: dict[int, Packs]) -> None:
+        path = self.directory / WINDOW_FILE
+        meters = sorted(set(window) | set(self.again))
+        if not meters:
+            path.unlink(missing_ok=True)
+            return
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            for i in meters:
+                for pack in in_seq_order([*self.again.pop(i, ()), *window.get(i, ())]):
+                    f.writelines(format_line(self.ids[i], r) for r in pack)
+                    f.write("\n")
+        tmp.replace(path)
+        self._again_total = 0

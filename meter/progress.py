@@ -15,9 +15,10 @@ class Counters:
     sent_live: int = 0  # readings sent as soon as they were made
     sent_backlog: int = 0  # readings sent from the on-disk buffer
     backlog_packs: int = 0
-    acknowledged: int = 0  # readings whose PUBACK came back
+    acknowledged: int = 0  # readings whose PUBACK came back (a replayed one again)
     buffered: int = 0  # readings that went to the on-disk buffer
     dropped: int = 0  # readings discarded by a full buffer
+    replayed: int = 0  # acknowledged readings sent again after a reconnect (replay window)
     connections_lost: int = 0
     connect_failures: int = 0
     command_errors: int = 0
@@ -67,6 +68,7 @@ class Progress:
             f"acked {c.acknowledged:,} ({rate:,.0f}/s)",
             f"buffered {s.backlog:,}",
             f"dropped {c.dropped:,}",
+            *([f"replayed {c.replayed:,}"] if c.replayed else []),
             f"commands acked {sum(c.commands.values())}",
             f"errors {c.connect_failures + c.command_errors}",
         ]
@@ -85,7 +87,8 @@ class Progress:
             f" ({c.acknowledged / max(elapsed, 1e-6):,.0f}/s)",
             f"  buffered {c.buffered:,} (still waiting on disk {s.backlog:,}), "
             f"dropped by a full buffer {c.dropped:,}",
-            f"  connections lost {c.connections_lost}, failed attempts {c.connect_failures}",
+            f"  connections lost {c.connections_lost}, failed attempts {c.connect_failures}, "
+            f"readings replayed after reconnects {c.replayed:,}",
             "  commands " + (", ".join(f"{k} {v}" for k, v in sorted(c.commands.items()))
                              or "none") + f", undecodable {c.command_errors}",
         ])

@@ -7,7 +7,11 @@ last will (``offline``); a multiplexed connection publishes ``offline`` on its m
 status topics and, once those are acknowledged (up to :data:`CLOSE_SECONDS`),
 disconnects; packs still
 unacknowledged go back to the front of their meters' backlogs, to be sent first by the
-next run; backlogs and state reach disk.
+next run; backlogs, the replay window and state reach disk.
+
+After a *re*connect (not a run's first connect) the fleet puts what the connection's
+meters had acknowledged within the replay window back at the front of their backlogs
+(:mod:`meter.replay`): one log line per reconnect, info for a gateway, debug for a meter.
 """
 
 from __future__ import annotations
@@ -61,7 +65,14 @@ class Runner:
     # -- connection events -------------------------------------------------------------
     def connection_up(self, c: Connection) -> None:
         self.connected += 1
-        self.fleet.outlet_up(c)
+        again = c.connects > 1
+        replayed = self.fleet.outlet_up(c, again)
+        if again and self.fleet.replay.enabled:
+            log.log(logging.DEBUG if c.identity.will_topic else logging.INFO,
+                    "%s: reconnected (session %s); replaying %d readings acknowledged in "
+                    "the last %g s", c.identity.client_id,
+                    "kept" if c.session_present else "lost", replayed,
+                    self.fleet.replay.seconds)
         if self.connected == len(self.connections) and self.all_connected_after is None:
             self.all_connected_after = time.monotonic() - self.started
 
@@ -189,9 +200,12 @@ class Runner:
             self.loop.poll(0.02)
         log.debug("stop: disconnected at %.2fs", time.monotonic() - began)
         unacked = [p for c in self.connections for p in c.inflight.values()]
-        returned = self.fleet.close_backlogs(unacked)
+        returned, window = self.fleet.close_backlogs(unacked)
         if returned:
             log.info("%d readings not yet acknowledged go back to the on-disk buffer", returned)
+        if window:
+            log.info("%d readings acknowledged in the last %g s saved, to be sent again by "
+                     "the next run", window, self.fleet.replay.seconds)
         if self.fleet.state is not None:
             self.fleet.state.close()
         self.loop.close()
