@@ -404,8 +404,13 @@ local function insert_late(mkey, meter, seqtext, t, ttext, reg, rate, kind, last
   local before, old_link = 0, 0
   local tampered
   if pred then
+    -- the link pred -> succ was judged when it formed; it is not a link any more: take
+    -- its events back, so that flags, like totals, do not depend on the arrival order
+    local old_tampered
+    old_link, old_tampered = consumed(pred.regm, succ.regm)
+    if old_tampered then vee[3] = math.max(0, vee[3] - 1) end
+    if is_spike(kind, old_link, succ.t - pred.t) then vee[4] = math.max(0, vee[4] - 1) end
     before, tampered = consumed(pred.regm, regm)
-    old_link = consumed(pred.regm, succ.regm)
     if tampered then vee[3] = vee[3] + 1 end
     if is_spike(kind, before, t - pred.t) then vee[4] = vee[4] + 1 end
   end

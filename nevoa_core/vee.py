@@ -5,8 +5,11 @@ Wire-level checks (malformed, wrong base name, impossible values) live in
 neighbours (by seq) of the same meter and flag the meter instead:
 
 - **tamper**: the register went backwards (consumption cannot be negative), unless it
-  wrapped: a drop from above 90 % of :data:`~nevoa_core.kinds.REGISTER_MODULUS` to below
-  10 % of it is a **rollover**, consumption ``new + modulus - old``, no flag;
+  wrapped: a drop from above 90 % of :data:`~nevoa_core.kinds.REGISTER_MODULUS` (and
+  below it) to below 10 % of it is a **rollover**, consumption ``new + modulus - old``,
+  no flag. Both are :func:`nevoa_core.consumption.link`'s, the one consumption rule
+  (integer milli-units); :func:`is_rollover`, :func:`is_tamper` and :func:`consumed`
+  only read its answer;
 - **spike**: the register grew faster than the meter's kind physically allows, i.e.
   faster than its maximum instantaneous rate (1 MW for electricity, 10 m3/s for water);
 - **gap**: seq numbers are missing between the first and the latest reading;
@@ -26,10 +29,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from nevoa_core.consumption import link, milli
 from nevoa_core.kinds import REGISTER_MODULUS, Kind
 
-ROLLOVER_HIGH = 0.9  # a register above this fraction of the modulus ...
-ROLLOVER_LOW = 0.1  # ... followed by one below this fraction of it has wrapped
 STUCK_AFTER = 3  # readings in a row repeating the register with a rate that should move it
 
 # an instantaneous rate in the kind's rate unit, as register units per second
@@ -51,32 +53,36 @@ def spike_limit(kind: Kind) -> float:
 
 def is_rollover(previous_register: float, register: float,
                 modulus: float = REGISTER_MODULUS) -> bool:
-    """Whether the register wrapped past its last digit back to (near) 0."""
-    return previous_register > ROLLOVER_HIGH * modulus and register < ROLLOVER_LOW * modulus
+    """Whether the register wrapped past its last digit back to (near) 0: a drop from
+    above 90 % of the modulus (and below it) to below 10 % of it, by
+    :func:`nevoa_core.consumption.link`."""
+    return link(previous_register, register, modulus).rollover
 
 
-def is_tamper(previous_register: float, register: float) -> bool:
-    return register < previous_register and not is_rollover(previous_register, register)
+def is_tamper(previous_register: float, register: float,
+              modulus: float = REGISTER_MODULUS) -> bool:
+    """Whether the register went backwards without wrapping (a drop from above the
+    modulus, 500,000 -> 5,000, included), by :func:`nevoa_core.consumption.link`."""
+    return link(previous_register, register, modulus).tampered
 
 
 def consumed(previous_register: float, register: float,
              modulus: float = REGISTER_MODULUS) -> float:
-    """Consumption between two consecutive registers: through a rollover it is
+    """Consumption between two consecutive registers, by
+    :func:`nevoa_core.consumption.link` (to the milli-unit): through a rollover it is
     ``new + modulus - old``; a register that went backwards otherwise counts 0."""
-    if register >= previous_register:
-        return register - previous_register
-    if is_rollover(previous_register, register, modulus):
-        return register + modulus - previous_register
-    return 0.0
+    return float(link(previous_register, register, modulus).consumed)
 
 
 def stuck_step(run: int, kind: Kind, previous_register: float, register: float,
                rate: float | None, seconds: float) -> int:
     """The length of the stuck run after one more reading (``run`` before it); the meter
-    is flagged when the run reaches :data:`STUCK_AFTER`."""
-    if register != previous_register or not rate or rate <= 0:
+    is flagged when the run reaches :data:`STUCK_AFTER`. Registers repeat when they are
+    the same in milli-units (:func:`nevoa_core.consumption.milli`), as the ingest
+    script compares them; the expected movement is computed in its order too."""
+    if milli(register) != milli(previous_register) or not rate or rate <= 0:
         return 0
-    expected_milli = rate * _RATE_TO_REGISTER_PER_SECOND[kind] * seconds * 1000
+    expected_milli = rate * (_RATE_TO_REGISTER_PER_SECOND[kind] * 1000) * seconds
     return run + 1 if expected_milli >= 1 else run
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meter.faults import ROLLOVER_MODULUS
+from nevoa_core.consumption import link, modulus_milli
 from nevoa_core.kinds import REGISTER_MODULUS, Kind
 from nevoa_core.vee import (
     STUCK_AFTER,
@@ -17,6 +19,8 @@ from nevoa_core.vee import (
     spike_limit,
     stuck_step,
 )
+
+M = modulus_milli()
 
 
 def test_spike_limits_follow_the_physical_maximum_rates() -> None:
@@ -49,11 +53,38 @@ def test_flags_read_from_the_summary() -> None:
 def test_a_wrap_of_the_register_is_a_rollover_not_tamper() -> None:
     assert REGISTER_MODULUS == 100_000.0
     assert is_rollover(99_999.5, 0.25) and not is_tamper(99_999.5, 0.25)
-    assert consumed(99_999.5, 0.25) == pytest.approx(0.75)
+    assert consumed(99_999.5, 0.25) == 0.75  # exact: the rule counts in milli-units
     # a drop that is not from the top of the register to its bottom stays tamper
     assert is_tamper(50_000.0, 100.0) and consumed(50_000.0, 100.0) == 0.0
     assert is_tamper(95_000.0, 20_000.0) and not is_rollover(95_000.0, 20_000.0)
     assert consumed(10.0, 12.5) == 2.5
+
+
+def test_a_drop_from_above_the_modulus_is_tamper_not_rollover() -> None:
+    # a 5-digit register cannot show 500,000: its drop to 5,000 did not wrap
+    assert is_tamper(500_000.0, 5_000.0) and not is_rollover(500_000.0, 5_000.0)
+    assert consumed(500_000.0, 5_000.0) == 0.0
+    assert is_tamper(REGISTER_MODULUS, 0.5)  # the modulus itself is not a register value
+    # the bounds are strict: from exactly 90 %, or to exactly 10 %, is tamper
+    assert is_tamper(90_000.0, 1.0) and is_rollover(90_000.001, 1.0)
+    assert is_tamper(99_000.0, 10_000.0) and is_rollover(99_000.0, 9_999.999)
+
+
+def test_growth_is_neither_rollover_nor_tamper_and_counts_to_the_milli_unit() -> None:
+    assert not is_rollover(10.0, 10.0) and not is_tamper(10.0, 10.0)
+    assert consumed(10.0, 10.0) == 0.0
+    assert consumed(0.1, 0.3) == 0.2  # not 0.19999999999999998
+    assert consumed(1.0, 1.0004) == 0.0  # below half a milli-unit: the same register
+    assert not is_tamper(1.0004, 1.0)  # ... so neither is this a drop
+
+
+@given(st.integers(0, M - 1), st.integers(0, M - 1))
+def test_vee_reads_the_one_consumption_rule(a: int, b: int) -> None:
+    before, after = a / 1000, b / 1000
+    rule = link(before, after)
+    assert is_rollover(before, after) == rule.rollover
+    assert is_tamper(before, after) == rule.tampered
+    assert consumed(before, after) == float(rule.consumed)
 
 
 def test_the_meter_simulator_wraps_at_the_domain_modulus() -> None:
@@ -70,6 +101,8 @@ def test_a_stuck_run_counts_readings_whose_rate_should_have_moved_the_register()
     assert stuck_step(2, Kind.WATER, 1.0, 1.0, 0.0, 900.0) == 0  # no flow: not stuck
     assert stuck_step(2, Kind.WATER, 1.0, 1.0, None, 900.0) == 0
     assert stuck_step(2, Kind.WATER, 1.0, 1.001, 0.001, 900.0) == 0  # it moved
+    # registers repeat in milli-units, as the ingest script compares them
+    assert stuck_step(2, Kind.WATER, 1.0, 1.0000001, 0.001, 900.0) == 3
 
 
 def test_stuck_flags_read_from_the_summary_old_four_field_summaries_too() -> None:
