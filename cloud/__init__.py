@@ -32,10 +32,12 @@ from cloud.directory import Directory
 from cloud.errors import register_error_handlers
 from cloud.fog_client import FogClient
 from cloud.invoicing import Billing
+from cloud.ratelimit import install_login_limits
 from cloud.settings import DEFAULTS, CloudSettings, parse_fog_urls
 from cloud.supply import SupplyControl
 from cloud.utility import Utility
 from cloud.wiring import Services
+from nevoa_adapters.jsonapi import json_api
 
 __all__ = ["create_app", "parse_fog_urls"]
 
@@ -66,6 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("NEVOA")
     if test_config:
         app.config.from_mapping(test_config)
+    json_api(app)  # strict JSON both ways; bodies up to MAX_CONTENT_LENGTH
     app.json.sort_keys = False  # type: ignore[attr-defined]
     settings = CloudSettings.from_config(app.config)
     app.extensions["nevoa.services"] = build_services(settings)
@@ -73,6 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (seed_routes.bp, api_auth.bp, api_v1.bp, api_billing.bp,
                       api_utility.bp, api_operations.bp, openapi.bp, docs_page.bp):
         app.register_blueprint(blueprint)
+    install_login_limits(app, settings)
     register_error_handlers(app)
     register_audit(app)
     register_default_cache_control(app)

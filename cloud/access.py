@@ -1,6 +1,9 @@
 """Authentication and authorisation at the HTTP edge: who the caller is, and whether
-this route lets them in. The audit log gets every staff action (any request that is not
-a GET), every staff read of one customer's data, and every refused staff request; the
+this route lets them in. A viewer reads; only an operator acts (any method that is not a
+read), on the utility's routes and on a customer's alike. The audit log gets every staff
+action (any request that is not a GET), every staff read of one customer's data, and
+every refused staff request, each with who (key name and role), when, what (method,
+path, query, status and what the view noted) and from where (the client's address); the
 city-wide reads (rankings, means, alerts) are not personal and are not logged (each
 log entry is an fsync'd write on the cloud's Redis)."""
 
@@ -53,7 +56,8 @@ def principal() -> Principal:
 
 
 def customer_data(view: Callable[..., R]) -> Callable[..., R]:
-    """For routes with ``<registration>``: the customer themself, or staff."""
+    """For routes with ``<registration>``: the customer themself, or staff; a route that
+    changes something (not a read) is for the customer or an operator only."""
 
     @wraps(view)
     def wrapper(registration: str, **kwargs: Any) -> R:
@@ -61,6 +65,9 @@ def customer_data(view: Callable[..., R]) -> Callable[..., R]:
         registration = check_registration(registration)
         if not caller.may_read_customer(registration):
             raise Forbidden("a customer may read only their own data")
+        if request.method not in READ_METHODS and not caller.may_act_for_customer(registration):
+            raise Forbidden("a viewer reads only: this needs the customer's token or an "
+                            "API key with role operator")
         if caller.is_staff:
             g.audit_read = True  # staff looking at one customer's data
         return view(registration, **kwargs)
@@ -69,15 +76,18 @@ def customer_data(view: Callable[..., R]) -> Callable[..., R]:
 
 
 def staff(role: Role = Role.VIEWER) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Routes for the utility: ``viewer`` reads, ``operator`` also acts."""
-    allowed = (Role.VIEWER, Role.OPERATOR) if role is Role.VIEWER else (Role.OPERATOR,)
+    """Routes for the utility: ``viewer`` reads, ``operator`` also acts (a route open to
+    viewers still needs an operator for any method that is not a read)."""
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             caller = principal()
+            acts = role is Role.OPERATOR or request.method not in READ_METHODS
+            allowed = (Role.OPERATOR,) if acts else (Role.VIEWER, Role.OPERATOR)
             if caller.role not in allowed:
-                raise Forbidden(f"this route is for the utility's {role.value}s "
+                raise Forbidden(f"this route is for the utility's "
+                                f"{'operators' if acts else 'staff'} "
                                 f"(API key with role {' or '.join(allowed)})")
             return view(*args, **kwargs)
 

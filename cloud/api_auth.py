@@ -1,4 +1,5 @@
-"""Logging in: a customer's username + registration for an expiring token."""
+"""Logging in: a customer's username + registration for an expiring token (failed
+attempts are rate-limited: :mod:`cloud.ratelimit`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from cloud.access import principal
 from cloud.auth import NotAuthenticated
 from cloud.directory import UnknownCustomer
+from cloud.ratelimit import checks_registration
 from cloud.requests import json_body
 from cloud.wiring import services
 
@@ -15,6 +17,7 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 
 @bp.post("/login")
+@checks_registration
 def login() -> ResponseReturnValue:
     body = json_body("username", "registration")
     try:

@@ -27,6 +27,7 @@ SUPPLY_ACTIONS = ("cut", "restore")
 @staff(Role.OPERATOR)
 def bulk_import() -> ResponseReturnValue:
     s = services()
+    request.max_content_length = s.settings.import_max_bytes  # more than other bodies
     rows = read_rows(request.get_data(cache=False), request.content_type or "")
     report = import_customers(s.directory, rows, regions=s.fogs.regions,
                               tariff_problem=s.billing.tariff_problem)

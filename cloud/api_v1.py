@@ -11,6 +11,7 @@ from cloud.access import customer_data
 from cloud.caching import private, with_cache
 from cloud.errors import BadRequest
 from cloud.history import DEFAULT_SPAN, MAX_SPAN, STEP_SECONDS, HistoryStep, consumption_history
+from cloud.ratelimit import checks_registration
 from cloud.requests import choice_arg, json_body, str_arg, time_arg
 from cloud.utility import ALERT_STATES, ALERT_TYPES, MAX_ALERTS
 from cloud.wiring import accounts, now, services
@@ -22,6 +23,7 @@ MAX_READINGS = 1000
 
 
 @bp.post("/customers/validate")
+@checks_registration
 def validate_customer() -> ResponseReturnValue:
     body = json_body("username", "registration")
     c = accounts().directory.find(body["username"], body["registration"])

@@ -24,7 +24,9 @@ class AuditLog:
 
     def record(self, entry: dict[str, Any]) -> None:
         pipe = self._redis.pipeline(transaction=False)
-        pipe.lpush(AUDIT_KEY, json.dumps(entry, separators=(",", ":"), default=str))
+        # allow_nan=False: an entry GET /api/v1/audit could not answer is never written
+        pipe.lpush(AUDIT_KEY, json.dumps(entry, separators=(",", ":"), default=str,
+                                         allow_nan=False))
         pipe.ltrim(AUDIT_KEY, 0, self.max_entries - 1)
         pipe.execute()
 

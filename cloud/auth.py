@@ -62,6 +62,10 @@ class Principal:
     def may_read_customer(self, registration: str) -> bool:
         return self.is_staff or self.registration == registration
 
+    def may_act_for_customer(self, registration: str) -> bool:
+        """Change a customer's data (pay an invoice): the customer, or an operator."""
+        return self.role is Role.OPERATOR or self.registration == registration
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

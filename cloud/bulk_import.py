@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cloud.directory import Customer, Directory, InvalidCustomer, Snapshot
+from nevoa_adapters.jsonapi import InvalidJson, parse_json
 
 ALIASES = {"matricula": "registration", "meter_id": "meter"}
 REQUIRED = ("registration", "username", "meter", "region")
 MAX_LISTED_REJECTS = 1000
+MAX_REASON_CHARS = 200  # a reason quotes the row: never all of a hostile one
 CHUNK = 1000
 
 
@@ -65,8 +66,8 @@ def read_rows(body: bytes, content_type: str) -> list[Mapping[str, Any]]:
         raise UnreadableImport("the import must be UTF-8 text") from None
     if "json" in content_type:
         try:
-            data = json.loads(text)
-        except ValueError as exc:
+            data = parse_json(text)
+        except InvalidJson as exc:
             raise UnreadableImport(f"not JSON: {exc}") from None
         if isinstance(data, dict):
             data = data.get("customers", data.get("meters"))
@@ -183,7 +184,8 @@ def import_customers(directory: Directory, rows: Sequence[Any],
                 parsed.append((row, _customer(raw, regions, tariff_problem)))
             except InvalidCustomer as exc:
                 reg = _normalise(raw).get("registration") if isinstance(raw, Mapping) else None
-                report.rejected.append(Rejected(row, str(exc), reg or None))
+                report.rejected.append(Rejected(row, str(exc)[:MAX_REASON_CHARS],
+                                                reg[:20] if reg else None))
         batch = _Batch(directory.snapshot([c.registration for _, c in parsed],
                                           [c.username for _, c in parsed],
                                           [c.meter for _, c in parsed]), seen)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from nevoa_adapters.jsonapi import error_response, register_json_errors
+from nevoa_adapters.jsonapi import error_response
 
 
 class BadRequest(ValueError):
@@ -35,7 +35,7 @@ def register_error_handlers(app: Flask) -> None:
     from nevoa_core.periods import InvalidPeriod
     from nevoa_core.tariffs import TariffError
 
-    register_json_errors(app)
+    # HTTP errors (400, 404, 405, 413 ...) and unexpected ones: nevoa_adapters.jsonapi
 
     @app.errorhandler(UnknownCustomer)
     def unknown_customer(exc: UnknownCustomer) -> Response:

@@ -3,7 +3,8 @@
 Connections are kept alive (:mod:`cloud.fog_http`): a request to a fog node costs one
 round trip, not a TCP handshake, and a busy cloud does not run out of ephemeral ports.
 Every call has a timeout; a fog node that does not answer in time, answers 5xx, or
-answers something that is not JSON raises :class:`RegionUnavailable`.
+answers something that is not JSON (NaN and Infinity are not) raises
+:class:`RegionUnavailable`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def reading_from_json(body: Mapping[str, Any]) -> Reading:
     )
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _quote(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
@@ -94,7 +99,7 @@ class FogClient:
         try:
             status, data = self._http.request(
                 method, base, self._target(path, query),
-                body=None if body is None else json.dumps(body).encode(),
+                body=None if body is None else json.dumps(body, allow_nan=False).encode(),
                 headers={"Content-Type": "application/json"} if body is not None else None)
         except TransportError as exc:  # timeouts, refused connections
             raise RegionUnavailable(region, str(exc)) from None
@@ -103,8 +108,8 @@ class FogClient:
     @staticmethod
     def _answer(region: str, path: str, status: int, data: bytes) -> dict[str, Any]:
         try:
-            answer: Any = json.loads(data) if data else {}
-        except ValueError:
+            answer: Any = json.loads(data, parse_constant=_refuse_constant) if data else {}
+        except (ValueError, RecursionError):
             answer = None
         why = str(answer.get("error", "")) if isinstance(answer, dict) else ""
         if status == 404:

@@ -31,6 +31,8 @@ ERROR_TEXT = {
     403: "these credentials do not allow this",
     404: "not found",
     409: "conflict with the current state (not enough readings, already paid)",
+    429: "too many failed attempts for this username or from this address: wait "
+         "Retry-After seconds",
     503: "the region's fog node is not answering (city-wide: no region answered)",
 }
 CUSTOMER_AUTH: list[dict[str, list[str]]] = [{"customerToken": []}, {"apiKey": []}]

@@ -45,10 +45,17 @@ def _partial(**properties: Any) -> dict[str, Any]:
             "properties": {**properties, **PARTIAL_SCHEMA}}
 
 
-def _seed(summary: str, fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _seed(summary: str, fields: dict[str, Any], required: list[str],
+          error_codes: tuple[int, ...] = (400, 404, 409, 503), description: str = ""
+          ) -> dict[str, Any]:
     return {"post": operation("seed", summary, request=body(fields, required),
-                              error_codes=(400, 404, 409, 503), security=[],
-                              description="The energy seed's route, unchanged: no token.")}
+                              error_codes=error_codes, security=[],
+                              description="The energy seed's route, unchanged: no token."
+                              + description)}
+
+
+LIMITED = (" Failed attempts are rate-limited per username and per client address "
+           "(429 with Retry-After).")
 
 
 def _customer(summary: str, *, params: list[dict[str, Any]] | None = None,
@@ -81,7 +88,7 @@ PATHS: dict[str, Any] = {
     # -- the energy seed ---------------------------------------------------------------
     "/validacao-usuario": _seed("Is this customer registered (username + matricula)?",
                                 {"username": {"type": "string"}, "matricula": MATRICULA},
-                                ["username", "matricula"]),
+                                ["username", "matricula"], (400, 404, 409, 429, 503), LIMITED),
     "/medicoes/ultima-medicao": _seed("Latest reading of the customer's meter",
                                       {"matricula": MATRICULA}, ["matricula"]),
     "/gerar-fatura": _seed("Invoice of the last period: (last - previous reading) x rate",
@@ -96,14 +103,15 @@ PATHS: dict[str, Any] = {
                      ["username", "registration"]),
         ok=_obj(token={"type": "string"}, token_type={"type": "string"},
                 expires_at={"type": "integer"}, registration={"type": "string"}),
-        error_codes=(400, 401), security=[])},
+        error_codes=(400, 401, 429), security=[], description=LIMITED.strip())},
     "/api/v1/auth/whoami": {"get": operation(
         "auth", "Who these credentials are", error_codes=(401,), security=CUSTOMER_AUTH)},
     # -- customers ---------------------------------------------------------------------
     "/api/v1/customers/validate": {"post": operation(
         "customers", "Is this customer registered?", security=[],
         request=body({"username": {"type": "string"}, "registration": MATRICULA},
-                     ["username", "registration"]), error_codes=(400, 404))},
+                     ["username", "registration"]), error_codes=(400, 404, 429),
+        description=LIMITED.strip())},
     "/api/v1/customers/{registration}": {"get": _customer("The customer's directory entry")},
     "/api/v1/customers/{registration}/latest-reading": {"get": _customer(
         "Latest reading", extra_errors=(409, 503))},

@@ -10,14 +10,15 @@ from flask import request
 
 from cloud.errors import BadRequest
 from cloud.wiring import services
+from nevoa_adapters import jsonapi
 
 E = TypeVar("E", bound=StrEnum)
 
 
 def json_body(*required: str) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object (Content-Type: application/json)")
+    """The JSON object body (bounded and strict: :func:`nevoa_adapters.jsonapi.json_body`)
+    with the ``required`` fields."""
+    body = jsonapi.json_body()
     missing = [f for f in required if f not in body]
     if missing:
         raise BadRequest("missing field(s): " + ", ".join(missing))

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from cloud import presenters
 from cloud.directory import check_registration
+from cloud.ratelimit import checks_registration
 from cloud.requests import json_body
 from cloud.wiring import accounts
 
@@ -18,6 +19,7 @@ def _registration() -> str:
 
 
 @bp.post("/validacao-usuario")
+@checks_registration
 def validate_user() -> ResponseReturnValue:
     body = json_body("username", "matricula")
     customer = accounts().directory.find(body["username"], body["matricula"])

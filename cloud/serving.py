@@ -24,7 +24,11 @@ log = logging.getLogger("nevoa.cloud")
 def _serve(app: Flask, sock: socket.socket, threads: int) -> None:
     from waitress import serve
 
-    serve(app, sockets=[sock], threads=threads, _quiet=True)
+    # waitress reads a whole body before the app sees it: what is far over any route's
+    # allowance (the bulk import's IMPORT_MAX_BYTES) it refuses itself, unbuffered
+    largest = max(int(app.config["MAX_CONTENT_LENGTH"]), int(app.config["IMPORT_MAX_BYTES"]))
+    serve(app, sockets=[sock], threads=threads, _quiet=True,
+          max_request_body_size=2 * largest)
 
 
 def serve_forever(make_app: Callable[[], Flask], host: str, port: int, threads: int,

@@ -7,7 +7,11 @@ for a whole fan-out), ``FLAT_RATE`` (the seed routes' price per unit), ``SECRET_
 ``TARIFFS_FILE`` (JSON tariff book; default the shipped ``cloud/tariffs.json``),
 ``DEFAULT_FLAG`` (the tariff flag of a month nobody set), ``INVOICE_DUE_DAYS``,
 ``COMMAND_TTL`` (seconds a valve command may wait for its meter), ``TIMEZONE`` (the
-utility's IANA zone: billing months, days, due dates; default ``America/Sao_Paulo``) and
+utility's IANA zone: billing months, days, due dates; default ``America/Sao_Paulo``),
+``MAX_CONTENT_LENGTH`` (bytes of a request body, 1 MiB), ``IMPORT_MAX_BYTES`` (bytes of a
+bulk import's body, 32 MiB), ``LOGIN_RATE_LIMIT`` (failed attempts per username at the
+routes that check a registration, e.g. ``10/minute``; ``;`` separates several),
+``LOGIN_RATE_LIMIT_PER_IP`` (the same per client address, ``30/minute``) and
 ``CLOCK_START`` (tests and drills only: the clock starts at this instant and runs on).
 A test may also pass a ``CLOCK`` object (:class:`nevoa_core.clock.FixedClock`).
 """
@@ -23,6 +27,8 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from limits import parse_many
 
 from nevoa_core.calendar import DEFAULT_TIMEZONE, Calendar
 from nevoa_core.clock import Clock, clock_from
@@ -41,7 +47,10 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_FLAG": "green",
     "INVOICE_DUE_DAYS": 15,
     "COMMAND_TTL": 300,
-    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "IMPORT_MAX_BYTES": 32 * 1024 * 1024,
+    "LOGIN_RATE_LIMIT": "10/minute",
+    "LOGIN_RATE_LIMIT_PER_IP": "30/minute",
     "TIMEZONE": DEFAULT_TIMEZONE,
     "CLOCK_START": "",
 }
@@ -58,6 +67,15 @@ def parse_fog_urls(value: str | Mapping[str, str]) -> dict[str, str]:
             raise ValueError(f"fog URL {item!r} is not region=url")
         urls[region.strip()] = url.strip()
     return urls
+
+
+def _rate_limit(config: Mapping[str, Any], key: str) -> str:
+    value = str(config[key]).strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"{key} {value!r} is not a rate limit such as 10/minute") from None
+    return value
 
 
 def load_tariff_book(path: str) -> TariffBook:
@@ -80,6 +98,9 @@ class CloudSettings:
     command_ttl: int
     calendar: Calendar
     clock: Clock
+    import_max_bytes: int
+    login_rate_limit: str  # failed attempts per username
+    login_rate_limit_per_ip: str  # failed attempts per client address
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CloudSettings:
@@ -110,4 +131,7 @@ class CloudSettings:
             command_ttl=int(config["COMMAND_TTL"]),
             calendar=Calendar(str(config["TIMEZONE"] or DEFAULT_TIMEZONE)),
             clock=config.get("CLOCK") or clock_from(str(config["CLOCK_START"] or "") or None),
+            import_max_bytes=int(config["IMPORT_MAX_BYTES"]),
+            login_rate_limit=_rate_limit(config, "LOGIN_RATE_LIMIT"),
+            login_rate_limit_per_ip=_rate_limit(config, "LOGIN_RATE_LIMIT_PER_IP"),
         )

@@ -7,6 +7,7 @@ api_ops the rest. Views parse input, call one service, and return JSON.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +25,11 @@ from fog_node.policy_store import PolicyStore
 from fog_node.rollups import Rollups
 from fog_node.store import RegionStore
 from fog_node.store_health import StoreHealth
-from nevoa_adapters.jsonapi import register_json_errors
+from nevoa_adapters.jsonapi import json_api, quoted
 from nevoa_core.calendar import Calendar
 from nevoa_core.clock import Clock, SystemClock
 from nevoa_core.ids import is_valid_id
-from nevoa_core.senml import Reading
+from nevoa_core.senml import LATEST_TIME, Reading
 
 
 @dataclass
@@ -80,28 +81,23 @@ def reading_json(r: Reading) -> dict[str, Any]:
 
 def meter_arg(meter: str) -> str:
     if not is_valid_id(meter):
-        abort(400, description=f"invalid meter id {meter!r}")
+        abort(400, description=f"invalid meter id {quoted(meter)}")
     return meter
 
 
 def float_arg(name: str, default: float | None = None) -> float | None:
+    """A time in epoch seconds, from 0 to 2100; anything else (NaN, 1e300) is a 400."""
     raw = request.args.get(name)
     if raw is None:
         return default
     try:
-        value = float(raw)
+        value = float(raw) if len(raw) <= 32 else math.nan
     except ValueError:
-        value = float("nan")
-    if value != value or value in (float("inf"), float("-inf")):
-        abort(400, description=f"{name} must be a time in epoch seconds")
+        value = math.nan
+    if not 0 <= value <= LATEST_TIME:  # NaN compares false
+        abort(400, description=f"{name} must be a time in epoch seconds, from 0 to "
+                               f"{LATEST_TIME:.0f}")
     return value
-
-
-def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, description="the request body must be a JSON object")
-    return body
 
 
 def who(body: dict[str, Any], default: str | None = None) -> str:
@@ -168,5 +164,5 @@ def create_app(fog: FogServices) -> Flask:
     app.extensions["nevoa.fog"] = fog
     for blueprint in (bp, meters_bp, region_bp, ops_bp):
         app.register_blueprint(blueprint)
-    register_json_errors(app)
+    json_api(app)
     return app

@@ -6,9 +6,9 @@ from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from fog_node.alerts_store import AlertCleared, AlertNotFound
-from fog_node.api import json_body, meter_arg, services, who
+from fog_node.api import meter_arg, services, who
 from fog_node.commander import CommandRefused
-from nevoa_adapters.jsonapi import int_arg
+from nevoa_adapters.jsonapi import int_arg, json_body, quoted
 from nevoa_core.alerts import AlertState, AlertType
 from nevoa_core.supply import PolicyError
 
@@ -50,9 +50,9 @@ def _change_alert(alert_id: str, clear: bool) -> ResponseReturnValue:
         else:
             alert = s.alerts.acknowledge(alert_id, by, s.clock.now())
     except AlertNotFound:
-        abort(404, description=f"no alert {alert_id!r} in this region")
+        abort(404, description=f"no alert {quoted(alert_id)} in this region")
     except AlertCleared:
-        abort(409, description=f"alert {alert_id!r} is already cleared")
+        abort(409, description=f"alert {quoted(alert_id)} is already cleared")
     s.on_alert_change(alert)
     return jsonify(alert.as_json())
 
@@ -104,7 +104,7 @@ def send_command(meter: str) -> ResponseReturnValue:
 def get_command(command_id: str) -> ResponseReturnValue:
     view = services().commands.get(command_id)
     if view is None:
-        abort(404, description=f"no command {command_id!r} in this region")
+        abort(404, description=f"no command {quoted(command_id)} in this region")
     return jsonify(view.as_json())
 
 

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from fog_node.aggregates import RANKED_STEPS, RegionStats, UnrankedPeriod
 from fog_node.api import services
-from nevoa_adapters.jsonapi import int_arg
+from nevoa_adapters.jsonapi import int_arg, quoted
 from nevoa_core.kinds import Kind
 from nevoa_core.periods import InvalidPeriod, Period, Step
 
@@ -42,7 +42,7 @@ def _kind() -> Kind:
     try:
         return Kind.from_label(label)
     except ValueError:
-        abort(400, description=f"unknown kind {label!r}: one of {KIND_LABELS}")
+        abort(400, description=f"unknown kind {quoted(label)}: one of {KIND_LABELS}")
 
 
 def _stats_json(stats: RegionStats) -> dict[str, Any]:

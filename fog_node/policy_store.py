@@ -37,12 +37,12 @@ class PolicyStore:
             new = updated_policy(self._parse(cast(str | None, pipe.get(self.keys.policy))),
                                  changes)
             pipe.multi()
-            pipe.set(self.keys.policy, json.dumps(new.as_json()))
+            pipe.set(self.keys.policy, json.dumps(new.as_json(), allow_nan=False))
             return new
 
         # optimistic: a concurrent change makes this one start again from the new policy
         policy = cast(SupplyPolicy, self.redis.transaction(
             change, self.keys.policy, value_from_callable=True))  # type: ignore[arg-type]
-        self.audit.record("policy_changed", by=by, changes=json.dumps(changes),
-                          policy=json.dumps(policy.as_json()))
+        self.audit.record("policy_changed", by=by, changes=json.dumps(changes, allow_nan=False),
+                          policy=json.dumps(policy.as_json(), allow_nan=False))
         return policy

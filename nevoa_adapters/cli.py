@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from typing import Any
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -49,14 +50,26 @@ def stop_event_on_signals() -> threading.Event:
     return stop
 
 
+def http_server(app: Callable[..., object], host: str, port: int,
+                max_body_bytes: int | None = None) -> Any:
+    """A bound waitress server for a WSGI app (``.run()`` serves, ``.close()`` stops).
+    Waitress reads a whole body before the app sees it: past ``max_body_bytes`` (default
+    4 x the apps' limit) it refuses the request itself (a plain 413) instead of buffering
+    it; below that, a body over the app's ``MAX_CONTENT_LENGTH`` gets the app's JSON 413."""
+    from waitress import create_server
+
+    from nevoa_adapters.jsonapi import MAX_BODY_BYTES  # Flask: not for the meters' CLI
+
+    if max_body_bytes is None:
+        max_body_bytes = 4 * MAX_BODY_BYTES
+
+    return create_server(app, host=host, port=port, threads=8,
+                         max_request_body_size=max_body_bytes)
+
+
 def serve_http_in_thread(app: Callable[..., object], host: str, port: int) -> threading.Thread:
     """Serve a WSGI app with waitress on a daemon thread (the process's lifetime)."""
-    from waitress import serve
-
-    thread = threading.Thread(
-        target=serve, args=(app,), kwargs={"host": host, "port": port, "threads": 8,
-                                           "_quiet": True},
-        name="http", daemon=True,
-    )
+    server = http_server(app, host, port)
+    thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()
     return thread

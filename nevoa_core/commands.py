@@ -16,6 +16,10 @@ Acknowledgement (meter -> fog, QoS 1, on ``.../command/ack``)::
 
 Outcomes: ``applied``; ``duplicate`` (this id was applied before: not applied again);
 ``rejected`` (unknown action or bad arguments); ``expired`` (arrived after expires_at).
+
+Both are strict JSON: ``NaN`` and ``Infinity`` are refused, integers hold at most 15
+digits, times are epoch seconds from 0 to 2100, nesting is bounded; anything else is a
+:class:`CommandError`, and neither is ever encoded with a non-finite number.
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from nevoa_core.senml import LATEST_TIME  # commands' times are bounded as readings' are
+
 MAX_COMMAND_BYTES = 4096
+MAX_DEPTH = 16  # arrays and objects inside a command or acknowledgement
+MAX_INT_DIGITS = 15
 TENDENCIES = ("slow", "normal", "fast", "erratic")
 
 
@@ -59,8 +67,8 @@ class Command:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not 1 <= len(self.id) <= 64:
             raise CommandError("command id must be a string of 1-64 characters")
-        if not (math.isfinite(self.issued_at) and math.isfinite(self.expires_at)):
-            raise CommandError("issued_at and expires_at must be finite numbers")
+        if not (_is_time(self.issued_at) and _is_time(self.expires_at)):
+            raise CommandError("issued_at and expires_at must be epoch seconds from 0 to 2100")
         if self.expires_at < self.issued_at:
             raise CommandError("a command expires after it is issued")
         _check_args(self.action, self.args)
@@ -71,7 +79,11 @@ class Command:
     def encode(self) -> bytes:
         return json.dumps({"id": self.id, "action": self.action.value, "args": self.args,
                            "issued_at": self.issued_at, "expires_at": self.expires_at},
-                          separators=(",", ":")).encode()
+                          separators=(",", ":"), allow_nan=False).encode()
+
+
+def _is_time(value: float) -> bool:
+    return 0 <= value <= LATEST_TIME  # NaN compares false
 
 
 def _check_args(action: Action, args: dict[str, Any]) -> None:
@@ -79,29 +91,69 @@ def _check_args(action: Action, args: dict[str, Any]) -> None:
         raise CommandError("args must be an object")
     if action is Action.SET_INTERVAL:
         seconds = args.get("seconds")
+        # the range first: NaN compares false, and a 400-digit int is never made a float
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
-                or not math.isfinite(seconds) or not 0 < seconds <= 86_400:
+                or not 0 < seconds <= 86_400:
             raise CommandError("set_interval needs args.seconds from 0 (exclusive) to 86400")
     elif action is Action.SET_TENDENCY and args.get("tendency") not in TENDENCIES:
         raise CommandError("set_tendency needs args.tendency: " + ", ".join(TENDENCIES))
+
+
+def _refuse_constant(name: str) -> None:
+    raise CommandError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise CommandError(f"the number {text[:24]!r} is out of range")
+    return value
+
+
+def _short_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise CommandError(f"integers have at most {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _depth(payload: str) -> int:
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in payload:  # at most MAX_COMMAND_BYTES characters
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def _load_object(payload: bytes | str, what: str) -> dict[str, Any]:
     if len(payload) > MAX_COMMAND_BYTES:
         raise CommandError(f"{what} larger than {MAX_COMMAND_BYTES} bytes")
     try:
-        body = json.loads(payload)
-    except ValueError as exc:
-        raise CommandError(f"{what} is not JSON: {exc}") from None
+        text = payload.decode() if isinstance(payload, bytes) else payload
+        if _depth(text) > MAX_DEPTH:
+            raise CommandError(f"{what} is nested deeper than {MAX_DEPTH} levels")
+        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                          parse_int=_short_int)
+    except CommandError:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise CommandError(f"{what} is not JSON: {str(exc)[:80]}") from None
     if not isinstance(body, dict):
         raise CommandError(f"{what} must be a JSON object")
     return body
 
 
-def _number(body: dict[str, Any], name: str) -> float:
+def _time(body: dict[str, Any], name: str) -> float:
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CommandError(f"{name} must be a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _is_time(value):
+        raise CommandError(f"{name} must be epoch seconds from 0 to 2100")
     return float(value)
 
 
@@ -110,12 +162,12 @@ def decode_command(payload: bytes | str) -> Command:
     try:
         action = Action(body.get("action"))
     except ValueError:
-        raise CommandError(f"unknown action {body.get('action')!r}") from None
+        raise CommandError(f"unknown action {str(body.get('action'))[:40]!r}") from None
     return Command(
         id=body.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
         action=action,
-        issued_at=_number(body, "issued_at"),
-        expires_at=_number(body, "expires_at"),
+        issued_at=_time(body, "issued_at"),
+        expires_at=_time(body, "expires_at"),
         args=body.get("args", {}),
     )
 
@@ -133,7 +185,7 @@ class CommandAck:
                                 "detail": self.detail}
         if self.valve is not None:
             body["valve"] = self.valve
-        return json.dumps(body, separators=(",", ":")).encode()
+        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
 def decode_ack(payload: bytes | str) -> CommandAck:
@@ -144,9 +196,9 @@ def decode_ack(payload: bytes | str) -> CommandAck:
     try:
         outcome = Outcome(body.get("outcome"))
     except ValueError:
-        raise CommandError(f"unknown outcome {body.get('outcome')!r}") from None
+        raise CommandError(f"unknown outcome {str(body.get('outcome'))[:40]!r}") from None
     valve = body.get("valve")
     if valve not in (None, "open", "closed"):
         raise CommandError("valve must be 'open' or 'closed'")
     detail = body.get("detail", "")
-    return CommandAck(cid, outcome, _number(body, "at"), str(detail)[:200], valve)
+    return CommandAck(cid, outcome, _time(body, "at"), str(detail)[:200], valve)

@@ -10,7 +10,6 @@ or an operator restores it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -29,6 +28,8 @@ class CutReason(StrEnum):
 
 POLICY_REASONS = frozenset({CutReason.CAP, CutReason.MEAN})
 POLICY_STEPS = (Step.DAY, Step.MONTH)
+MAX_RATIONING_CAP = 1_000_000.0  # m3 per period: far above any meter, below absurd
+MAX_MEAN_FACTOR = 1000.0
 
 
 class PolicyError(ValueError):
@@ -49,12 +50,13 @@ class SupplyPolicy:
                 "mean_factor": self.mean_factor}
 
 
-def _positive_number(value: object, name: str, allow_none: bool) -> float | None:
+def _positive_number(value: object, name: str, allow_none: bool, most: float) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value < 0:
-        raise PolicyError(f"{name} must be a number >= 0" + (" or null" if allow_none else ""))
+    # the range first: NaN compares false, and a 400-digit int is never made a float
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= most:
+        raise PolicyError(f"{name} must be a number from 0 to {most:g}"
+                          + (" or null" if allow_none else ""))
     return float(value)
 
 
@@ -63,12 +65,18 @@ def updated_policy(policy: SupplyPolicy, changes: Mapping[str, Any]) -> SupplyPo
     known = {"rationing_cap", "cap_period", "cut_above_cap", "cut_above_mean", "mean_factor"}
     unknown = set(changes) - known
     if unknown:
-        raise PolicyError(f"unknown policy fields: {', '.join(sorted(unknown))}")
+        names = sorted(unknown)
+        raise PolicyError("unknown policy fields: "
+                          + ", ".join(repr(n[:40]) for n in names[:5])
+                          + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                          + "; the fields are " + ", ".join(sorted(known)))
     new: dict[str, Any] = {}
     if "rationing_cap" in changes:
-        new["rationing_cap"] = _positive_number(changes["rationing_cap"], "rationing_cap", True)
+        new["rationing_cap"] = _positive_number(changes["rationing_cap"], "rationing_cap", True,
+                                                MAX_RATIONING_CAP)
     if "cap_period" in changes:
-        if changes["cap_period"] not in [s.value for s in POLICY_STEPS]:
+        if not isinstance(changes["cap_period"], str) \
+                or changes["cap_period"] not in [s.value for s in POLICY_STEPS]:
             raise PolicyError("cap_period must be 'day' or 'month'")
         new["cap_period"] = Step(changes["cap_period"])
     for switch in ("cut_above_cap", "cut_above_mean"):
@@ -77,7 +85,8 @@ def updated_policy(policy: SupplyPolicy, changes: Mapping[str, Any]) -> SupplyPo
                 raise PolicyError(f"{switch} must be true or false")
             new[switch] = changes[switch]
     if "mean_factor" in changes:
-        factor = _positive_number(changes["mean_factor"], "mean_factor", False)
+        factor = _positive_number(changes["mean_factor"], "mean_factor", False,
+                                  MAX_MEAN_FACTOR)
         if not factor:
             raise PolicyError("mean_factor must be greater than 0")
         new["mean_factor"] = factor

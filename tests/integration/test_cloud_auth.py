@@ -9,6 +9,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from cloud import create_app
 from cloud.auth import Role
@@ -138,3 +139,126 @@ def test_whoami(client: FlaskClient, session_redis: RedisBinary | RedisContainer
         "role": "customer", "name": "10001", "registration": "10001"}
     ops = api_key(session_redis.url)
     assert client.get("/api/v1/auth/whoami", headers=ops).json["role"] == "operator"
+
+
+def test_a_viewer_cannot_pay_an_invoice_and_the_refusal_is_audited(
+        session_redis: RedisBinary | RedisContainer, client: FlaskClient) -> None:
+    """Paying restores a supply cut for debt: the customer or an operator may, a viewer
+    (who reads only) may not."""
+    viewer = api_key(session_redis.url, Role.VIEWER, "vera")
+    ops = api_key(session_redis.url, Role.OPERATOR, "ana-ops")
+    r = client.post("/api/v1/customers/10002/invoices/2026-10/payment", headers=viewer)
+    assert r.status_code == 403 and "operator" in r.json["error"]
+    assert client.get("/api/v1/customers/10002/invoices/2026-10", headers=viewer
+                      ).status_code != 403  # a viewer still reads it
+    # an operator (and the customer) get past the check: this invoice was never issued
+    r = client.post("/api/v1/customers/10002/invoices/2026-10/payment", headers=ops)
+    assert r.status_code == 404
+    joao = login(client, "joao", "10002")
+    r = client.post("/api/v1/customers/10002/invoices/2026-10/payment", headers=joao)
+    assert r.status_code == 404
+    entries = client.get("/api/v1/audit?limit=10&actions_only=true", headers=ops).json[
+        "entries"]
+    refused = next(e for e in entries if e["actor"] == "vera" and e["method"] == "POST")
+    assert (refused["role"], refused["status"], refused["remote"]) == ("viewer", 403,
+                                                                      "127.0.0.1")
+    assert refused["path"] == "/api/v1/customers/10002/invoices/2026-10/payment"
+    assert refused["at"] > 0
+    paid = next(e for e in entries if e["actor"] == "ana-ops" and e["method"] == "POST")
+    assert (paid["role"], paid["status"], paid["remote"]) == ("operator", 404, "127.0.0.1")
+
+
+def test_a_viewer_acts_nowhere(session_redis: RedisBinary | RedisContainer,
+                               client: FlaskClient) -> None:
+    viewer = api_key(session_redis.url, Role.VIEWER, "vera")
+    for method, path, body in (
+            ("POST", "/api/v1/customers/10001/invoices/2026-10/payment", None),
+            ("POST", "/api/v1/meters/r1-e000001/supply", {"action": "cut"}),
+            ("POST", "/api/v1/meters/r1-e000001/commands",
+             {"action": "set_interval", "args": {"seconds": 30}}),
+            ("POST", "/api/v1/regions/r1/alerts/a-1/ack", None),
+            ("PUT", "/api/v1/tariff-flags/2026-11", {"flag": "red1"}),
+            ("POST", "/api/v1/billing/overdue-cuts", None),
+            ("POST", "/api/v1/directory/import", None)):
+        r = client.open(path, method=method, headers=viewer, json=body)
+        assert r.status_code == 403, (method, path, r.json)
+
+
+# --- failed logins are rate-limited (README.md, "Limits") ------------------------------
+
+@pytest.fixture
+def strict_app(session_redis: RedisBinary | RedisContainer, redis_client: redis.Redis
+               ) -> Iterator[Flask]:
+    """Small limits: 3 failed attempts a minute per username, 5 per client address."""
+    with ContractFog("r1") as r1, ContractFog("r2") as r2:
+        Directory(redis_client).add_many(demo_customers(["r1", "r2"], 3))
+        yield create_app({"REDIS_URL": session_redis.url, "SECRET_KEY": SECRET,
+                          "FOG_URLS": {"r1": r1.url, "r2": r2.url}, "FOG_TIMEOUT": 1.0,
+                          "LOGIN_RATE_LIMIT": "3/minute", "LOGIN_RATE_LIMIT_PER_IP": "5/minute"})
+
+
+def attempt(client: FlaskClient, username: str, registration: str,
+            address: str = "127.0.0.1", path: str = "/api/v1/auth/login") -> TestResponse:
+    key = "matricula" if path == "/validacao-usuario" else "registration"
+    return client.post(path, json={"username": username, key: registration},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def assert_too_many(r: TestResponse) -> None:
+    assert r.status_code == 429, r.json
+    assert r.json == {"error": "too many failed attempts; try again later", "status": 429,
+                      "retry_after": int(r.headers["Retry-After"])}
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+
+
+def test_a_flood_of_wrong_registrations_is_stopped_after_ten(client: FlaskClient) -> None:
+    """The default: 10 failed attempts a minute per username (before: 2,000 in 2.7 s)."""
+    statuses = [attempt(client, "maria", str(20000 + i)).status_code for i in range(40)]
+    assert statuses == [401] * 10 + [429] * 30
+    assert_too_many(attempt(client, "maria", "10001"))  # locked out: even the right one
+
+
+def test_a_username_is_locked_out_from_any_address_and_others_are_not(
+        strict_app: Flask) -> None:
+    client = strict_app.test_client()
+    for guess in ("1", "2", "3"):
+        assert attempt(client, "maria", guess, "10.0.0.1").status_code == 401
+    assert_too_many(attempt(client, "maria", "10001", "10.0.0.1"))
+    assert_too_many(attempt(client, "maria", "10001", "10.0.0.2"))
+    assert attempt(client, "joao", "10002", "10.0.0.2").status_code == 200
+    # a username nobody has answers the same: the answer never says who exists
+    for guess in ("1", "2", "3"):
+        assert attempt(client, "nobody", guess, "10.0.0.3").json == {
+            "error": "unknown username and registration", "status": 401}
+    assert_too_many(attempt(client, "nobody", "4", "10.0.0.3"))
+
+
+def test_an_address_is_limited_across_usernames(strict_app: Flask) -> None:
+    client = strict_app.test_client()
+    for i in range(5):
+        assert attempt(client, f"guess{i}", "10001", "10.0.0.9").status_code == 401
+    assert_too_many(attempt(client, "maria", "10001", "10.0.0.9"))
+    assert attempt(client, "maria", "10001", "10.0.0.8").status_code == 200
+
+
+def test_successful_logins_cost_nothing(strict_app: Flask) -> None:
+    client = strict_app.test_client()
+    for _ in range(10):
+        assert attempt(client, "maria", "10001").status_code == 200
+
+
+def test_the_routes_that_check_a_registration_share_the_count(strict_app: Flask) -> None:
+    client = strict_app.test_client()
+    assert attempt(client, "maria", "1").status_code == 401
+    assert attempt(client, "maria", "2", path="/validacao-usuario").status_code == 404
+    assert attempt(client, "maria", "3", path="/api/v1/customers/validate").status_code == 404
+    for path in ("/api/v1/auth/login", "/validacao-usuario", "/api/v1/customers/validate"):
+        assert_too_many(attempt(client, "maria", "10001", path=path))
+    assert attempt(client, "joao", "10002", path="/validacao-usuario").status_code == 200
+
+
+def test_a_bad_rate_limit_setting_is_refused(session_redis: RedisBinary | RedisContainer
+                                             ) -> None:
+    with pytest.raises(ValueError, match="LOGIN_RATE_LIMIT"):
+        create_app({"REDIS_URL": session_redis.url, "SECRET_KEY": SECRET,
+                    "LOGIN_RATE_LIMIT": "often"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from fog_node.policy_store import PolicyStore
 from fog_node.store import IngestBatch, RegionStore
 from nevoa_core.alerts import AlertType
 from nevoa_core.clock import FixedClock
+from nevoa_core.commands import CommandAck, Outcome
 from nevoa_core.kinds import Kind
 from nevoa_core.periods import Step
 from nevoa_core.senml import Reading
@@ -124,6 +126,11 @@ def test_policy_and_commands_and_audit(client: FlaskClient) -> None:
     assert events == ["command_issued", "policy_changed"]
 
 
+DEEP: list[object] = []
+for _ in range(40):
+    DEEP = [DEEP]
+
+
 @pytest.mark.parametrize(("method", "path", "body", "status"), [
     ("GET", "/api/v1/meters/nobody/latest", None, 404),
     ("GET", "/api/v1/meters/bad:id/latest", None, 400),
@@ -150,6 +157,15 @@ def test_policy_and_commands_and_audit(client: FlaskClient) -> None:
     ("POST", "/api/v1/meters/w1/commands", {"action": "close_valve", "reason": "x"}, 400),
     ("GET", "/api/v1/commands/c-nothing", None, 404),
     ("DELETE", "/api/v1/policy", None, 405),
+    # hostile values (more in tests/integration/test_http_hostile.py): before, a 500
+    ("PUT", "/api/v1/policy", {"rationing_cap": 10**400}, 400),
+    ("PUT", "/api/v1/policy", {"mean_factor": 10**400}, 400),
+    ("PUT", "/api/v1/policy", {"rationing_cap": 1e300}, 400),
+    ("PUT", "/api/v1/policy", {"rationing_cap": DEEP}, 400),
+    ("POST", "/api/v1/meters/w1/commands",
+     {"action": "set_interval", "args": {"seconds": 10**400}}, 400),
+    ("POST", "/api/v1/meters/w1/commands", {"action": "close_valve", "args": DEEP}, 400),
+    ("GET", "/api/v1/meters/w1/readings?from=1e300", None, 400),
 ])
 def test_bad_requests_get_a_json_error_and_change_nothing(
         client: FlaskClient, method: str, path: str, body: object, status: int) -> None:
@@ -170,3 +186,25 @@ def test_region_aggregates_need_a_kind_and_the_error_names_the_allowed_ones(
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert "kind" in error and "electricity" in error and "water" in error
+
+
+def test_acks_a_meter_can_repeat_cost_a_counter_not_the_audit_trail(
+        fog: FogServices, client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    """Unknown-command acks are counted (``rejected.unknown_command_ack``) and reported
+    once per interval; a late ack is audited once per command, however often it comes."""
+    command_id = client.post("/api/v1/meters/w1/commands",
+                             json={"action": "close_valve"}).get_json()["id"]
+    applied = CommandAck(command_id, Outcome.APPLIED, fog.clock.now(), "closed", "closed")
+    fog.commands.on_acks([("w1", applied)])
+    caplog.set_level(logging.WARNING, "nevoa.fog.commands")
+    for _ in range(5):
+        fog.commands.on_acks([("w1", CommandAck(f"c-{i:016x}", Outcome.APPLIED,
+                                                fog.clock.now())) for i in range(1000)]
+                             + [("w2", applied)] + [("w1", applied)] * 10)
+    assert client.get("/api/v1/stats").get_json()["rejected"] == {"unknown_command_ack": 5005}
+    events = [e["event"] for e in client.get("/api/v1/audit").get_json()["entries"]]
+    assert events == ["ack_ignored", "late_ack", "command_acknowledged", "command_issued"]
+    ignored = client.get("/api/v1/audit?limit=1").get_json()["entries"][0]
+    assert ignored["count"] == "1001" and "w1 (1000)" in ignored["meters"]
+    assert len([r for r in caplog.records if r.name == "nevoa.fog.commands"]) == 1
+    assert client.get(f"/api/v1/commands/{command_id}").get_json()["state"] == "applied"

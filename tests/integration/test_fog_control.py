@@ -4,6 +4,7 @@ that answers commands the way the meter simulator does (nevoa_core.commands cont
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -197,3 +198,25 @@ def test_the_rationing_cap_cuts_and_restores_a_meter(
                for e in api.get("/api/v1/audit").get_json()["entries"]
                if e["event"] == "command_issued"]
     assert reasons == [("open_valve", "cap", "policy"), ("close_valve", "cap", "policy")]
+
+
+def test_a_flood_of_acks_for_unknown_commands_cannot_flush_the_audit_trail(
+        node: FogNode, api: FlaskClient, session_broker: Service, region: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Before: every such ack was one audit entry and one warning (110,000 in 15 s evicted
+    the whole capped trail). Now they are counted, and reported once per interval."""
+    caplog.set_level(logging.WARNING, "nevoa.fog.commands")
+    api.put("/api/v1/policy", json={"rationing_cap": 3.0, "by": "ana"})
+    flood = 5000
+    acks = [(topics.command_ack(region, "w1"),
+             CommandAck(f"c-{i:016x}", Outcome.APPLIED, time.time(), "done").encode())
+            for i in range(flood)]
+    raw_publish(session_broker.host, session_broker.port, acks)
+    wait_until(lambda: node.store.stats()["rejected"].get("unknown_command_ack") == flood,
+               what="every unknown ack counted")
+    entries = api.get("/api/v1/audit?limit=1000").get_json()["entries"]
+    # the first report at once, the next not before a minute: the earlier entry stays
+    assert [e["event"] for e in entries] == ["ack_ignored", "policy_changed"]
+    assert 1 <= int(entries[0]["count"]) <= flood and "w1 (" in entries[0]["meters"]
+    assert len([r for r in caplog.records if r.name == "nevoa.fog.commands"]) == 1
+    assert "unknown_command_ack" in api.get("/metrics").get_data(as_text=True)

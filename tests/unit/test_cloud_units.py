@@ -74,3 +74,72 @@ def test_the_answer_cache_expires_refreshes_and_stays_bounded() -> None:
     for key in "defg":
         cache.put(key, 0, ttl=60)
     assert len(cache._entries) <= 2
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_json_bodies_are_parsed_strictly() -> None:
+    from nevoa_adapters.jsonapi import MAX_JSON_INT, InvalidJson, parse_json
+
+    assert parse_json(nested(32)) == parse_json(nested(32).encode())
+    assert parse_json('{"a": "[[[[" , "b": "\\"{{{{"}') == {"a": "[[[[", "b": '"{{{{'}
+    assert parse_json(b"\xef\xbb\xbf[1.5, -2]") == [1.5, -2]  # a UTF-8 BOM is fine
+    assert parse_json(f"[{MAX_JSON_INT}, -{MAX_JSON_INT}]") == [MAX_JSON_INT, -MAX_JSON_INT]
+    for bad in (nested(33), nested(100_000), '{"a":' * 33 + "1" + "}" * 33,
+                f"[{MAX_JSON_INT + 1}]", "[" + "9" * 400 + "]", "[-" + "9" * 5000 + "]",
+                "[NaN]", "[Infinity]", "[-Infinity]", "[1e400]", "[-1e400]", "[", "",
+                b"\xff\xfe\xfd"):
+        with pytest.raises(InvalidJson) as refused:
+            parse_json(bad)
+        assert len(str(refused.value)) < 200
+
+
+def test_the_json_encoder_refuses_non_finite_numbers() -> None:
+    from flask import Flask
+
+    from nevoa_adapters.jsonapi import json_api
+
+    app = Flask("t")
+    json_api(app)
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    assert app.json.dumps({"a": 1.5}) == '{"a": 1.5}'
+    for value in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(ValueError):
+            app.json.dumps({"a": value})
+
+
+def test_an_error_quotes_little_of_the_input() -> None:
+    from nevoa_adapters.jsonapi import quoted
+
+    assert quoted("w1") == "'w1'"
+    assert len(quoted("x" * 1_000_000)) <= 41
+
+
+def test_absurd_policy_numbers_are_refused() -> None:
+    for bad in ({"rationing_cap": 10**400}, {"rationing_cap": -(10**400)},
+                {"rationing_cap": 1e300}, {"rationing_cap": float("nan")},
+                {"rationing_cap": float("inf")}, {"mean_factor": 10**400},
+                {"mean_factor": 1e300}, {"mean_factor": float("nan")},
+                {"cap_period": ["day"]}, {"x" * 100_000: 1}):
+        with pytest.raises(ValueError) as refused:
+            check_policy(bad)
+        assert len(str(refused.value)) < 300
+    assert check_policy({"rationing_cap": 1_000_000, "mean_factor": 1000}) == {
+        "rationing_cap": 1_000_000, "mean_factor": 1000}
+
+
+def test_login_limits_are_settings_checked_at_start() -> None:
+    from cloud.settings import DEFAULTS, CloudSettings
+
+    settings = CloudSettings.from_config({**DEFAULTS, "SECRET_KEY": "k" * 32})
+    assert (settings.login_rate_limit, settings.login_rate_limit_per_ip) == (
+        "10/minute", "30/minute")
+    assert settings.import_max_bytes == 32 * 1024 * 1024 > DEFAULTS["MAX_CONTENT_LENGTH"]
+    small = CloudSettings.from_config({**DEFAULTS, "SECRET_KEY": "k" * 32,
+                                       "LOGIN_RATE_LIMIT": "3/minute;20/hour"})
+    assert small.login_rate_limit == "3/minute;20/hour"
+    with pytest.raises(ValueError, match="LOGIN_RATE_LIMIT_PER_IP"):
+        CloudSettings.from_config({**DEFAULTS, "SECRET_KEY": "k" * 32,
+                                   "LOGIN_RATE_LIMIT_PER_IP": "lots"})
