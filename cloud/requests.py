@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -11,6 +10,7 @@ from flask import request
 from cloud.errors import BadRequest
 from cloud.wiring import services
 from nevoa_adapters import jsonapi
+from nevoa_core.clock import parse_instant
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -56,17 +56,11 @@ def str_arg(name: str, choices: tuple[str, ...] | None = None) -> str | None:
 def parse_time(raw: str, name: str) -> float:
     """Epoch seconds, or ISO 8601 (a time without an offset is the utility's local time)."""
     try:
-        return float(raw) if raw.replace(".", "", 1).isdigit() else _iso(raw)
+        return float(raw) if raw.replace(".", "", 1).isdigit() else parse_instant(
+            raw, services().settings.calendar.zone)
     except ValueError:
         raise BadRequest(f"{name} must be epoch seconds or ISO 8601, e.g. "
                          "2026-11-20T00:00:00-03:00") from None
-
-
-def _iso(raw: str) -> float:
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=services().settings.calendar.zone)
-    return moment.timestamp()
 
 
 def time_arg(name: str, default: float) -> float:

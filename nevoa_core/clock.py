@@ -9,8 +9,9 @@ of a month, a year end or a DST transition on any day of the year.
 
 from __future__ import annotations
 
+import math
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Protocol
 
 CLOCK_START_ENV = "NEVOA_CLOCK_START"
@@ -65,19 +66,26 @@ class ShiftedClock:
         return f"ShiftedClock(start={self.start!r})"
 
 
-def parse_instant(text: str) -> float:
-    """Epoch seconds or ISO 8601 with an offset (``2026-12-01T00:30:00-03:00``)."""
+def parse_instant(text: str, naive: tzinfo | None = None) -> float:
+    """Epoch seconds, or ISO 8601 (``2026-12-01T00:30:00-03:00``, ``...Z``). A time
+    without an offset is in the zone ``naive``; without one it is refused."""
     text = text.strip()
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise ValueError(f"{text!r} is not a finite number of seconds")
+        return value
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValueError(f"{text!r} is neither epoch seconds nor ISO 8601") from None
     if moment.tzinfo is None:
-        raise ValueError(f"{text!r} needs a UTC offset, e.g. 2026-12-01T00:30:00-03:00")
+        if naive is None:
+            raise ValueError(f"{text!r} needs a UTC offset, e.g. 2026-12-01T00:30:00-03:00")
+        moment = moment.replace(tzinfo=naive)
     return moment.timestamp()
 
 
