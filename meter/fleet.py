@@ -208,6 +208,7 @@ class Fleet:
 
     def acknowledged(self, pack: Pack) -> None:
         self.counters.acknowledged += len(pack.readings)
+        self.journal.acknowledged(pack.meter, pack.readings)
         self.replay.record(pack.meter, pack.readings, time.monotonic())
 
     def close_backlogs(self, unacknowledged: Sequence[Pack]) -> tuple[int, int]:

@@ -37,7 +37,7 @@ SenML pack, before any newer reading of that meter.
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -88,6 +88,9 @@ class Journal:
         self.on_sendable: Callable[[int], None] = lambda _i: None
         self._older: list[int] = []  # segments to replay, oldest first
         self._pass: deque[int] | None = None
+        self._read_from: dict[tuple[int, int], int] = {}  # (meter, seq) -> its segment
+        self._outstanding: Counter[int] = Counter()  # segment -> readings not yet acked
+        self._finished: set[int] = set()  # fully read, waiting for acknowledgements
         self._reader: TextIO | None = None
         self._carrying: set[int] = set()
         self._carry_to = 0
@@ -297,7 +300,10 @@ class Journal:
             if not line:
                 self._reader.close()
                 self._reader = None
-                (self.directory / _segment_name(self._pass.popleft())).unlink(missing_ok=True)
+                # the lines carried on are on disk again before the segment may go
+                self._append_carried(carried)
+                carried.clear()
+                self._finish_segment(self._pass.popleft())
                 continue
             budget -= 1
             self._replay_line(line, connected, carried)
@@ -328,9 +334,35 @@ class Journal:
             ready = self.ready[i] = deque()
         ready.append(Reading(meter_id, int(seq), float(time), self.kinds[i], float(register),
                              None if rate == "-" else float(rate)))
+        assert self._pass is not None
+        self._read_from[(i, int(seq))] = self._pass[0]
+        self._outstanding[self._pass[0]] += 1
         self._ready_total += 1
         self._left_disk(i)
         self._mark_sendable(i)
+
+    def _finish_segment(self, number: int) -> None:
+        """A segment fully read: deleted once every reading taken from it is acknowledged
+        (a kill -9 meanwhile replays it again: duplicates, never a loss)."""
+        if self._outstanding.get(number):
+            self._finished.add(number)
+        else:
+            self._outstanding.pop(number, None)
+            (self.directory / _segment_name(number)).unlink(missing_ok=True)
+
+    def acknowledged(self, i: int, readings: Sequence[Reading]) -> None:
+        """The broker acknowledged these readings of meter ``i``: the segments they were
+        replayed from may go."""
+        if not self._read_from:
+            return
+        for r in readings:
+            number = self._read_from.pop((i, r.seq), None)
+            if number is None:
+                continue
+            self._outstanding[number] -= 1
+            if not self._outstanding[number] and number in self._finished:
+                self._finished.discard(number)
+                self._finish_segment(number)
 
     def _left_disk(self, i: int) -> None:
         self.on_disk[i] -= 1
@@ -374,6 +406,12 @@ class Journal:
             front = min(numbers, default=self._write_to) - 1
             with open(self.directory / _segment_name(front), "w") as f:
                 f.writelines(first)
+        # what was read from them and not acknowledged is in the front segment now
+        for number in self._finished:
+            (self.directory / _segment_name(number)).unlink(missing_ok=True)
+        self._finished.clear()
+        self._outstanding.clear()
+        self._read_from.clear()
         self._spill(list(self.memory))
         if self._writer is not None:
             self._writer.close()

@@ -56,9 +56,28 @@ def test_an_outage_spills_to_disk_and_replays_in_order(tmp_path: Path) -> None:
         j.tick(float(seq), lambda _m: False)
     assert j.on_disk[0] > 150 and not j.sendable
     assert j.count(0) == j.count(1) == 200 and j.total() == 400
-    assert [r.seq for r in drain(j, 0)] == list(range(1, 201))
-    assert [r for r in drain(j, 1)] == [reading(s, "r1-e000002", None) for s in range(1, 201)]
-    assert not list(tmp_path.glob("seg-*")), "replayed segments are deleted"
+    sent_0, sent_1 = drain(j, 0), drain(j, 1)
+    assert [r.seq for r in sent_0] == list(range(1, 201))
+    assert sent_1 == [reading(s, "r1-e000002", None) for s in range(1, 201)]
+    assert list(tmp_path.glob("seg-*")), "kept until the broker acknowledges the readings"
+    j.acknowledged(0, sent_0)
+    j.acknowledged(1, sent_1)
+    assert not list(tmp_path.glob("seg-*")), "replayed and acknowledged segments are deleted"
+
+
+def test_a_kill_9_during_a_replay_replays_what_was_not_acknowledged_again(
+        tmp_path: Path) -> None:
+    """Readings taken from a segment are in memory only until the broker acknowledges
+    them: the segment stays on disk until then, so a kill -9 loses none of them."""
+    j = journal(tmp_path)
+    for seq in range(1, 101):
+        j.add(0, reading(seq), now=float(seq))
+        j.tick(float(seq), lambda _m: False)
+    sent = drain(j, 0)
+    j.acknowledged(0, sent[:40])  # the rest is in flight when the process dies
+    again = journal(tmp_path)  # the next start, after a kill -9 (nothing was closed)
+    replayed = drain(again, 0)
+    assert {r.seq for r in replayed} >= set(range(41, 101))
 
 
 def test_new_readings_wait_behind_the_disk(tmp_path: Path) -> None:
