@@ -4,13 +4,14 @@ Only what a QoS 1 subscriber uses: CONNECT/CONNACK, SUBSCRIBE/SUBACK, PUBLISH in
 PUBACK out, PINGREQ/PINGRESP, DISCONNECT. :func:`parse_packets` decodes every complete
 packet in a buffer in one pass, without a Python object per header field: that tight
 loop is why the fog node drains a backlog several times faster than with paho (see
-README.md, "The fog node", "Choice of MQTT client").
+README.md, "The fog node", "Choice of MQTT client"). Whatever the bytes, the decoders
+return a packet or raise :class:`ProtocolError` (tests/fuzz holds them to that).
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
@@ -21,7 +22,20 @@ DISCONNECT_PACKET = b"\xe0\x00"  # reason 0: normal disconnection, the session s
 _PROP_SESSION_EXPIRY = 0x11
 _PROP_RECEIVE_MAXIMUM = 0x21
 _PROP_REASON_STRING = 0x1F
+_PROP_USER_PROPERTY = 0x26
 _PROP_MAXIMUM_PACKET_SIZE = 0x27
+
+# how each MQTT 5 property is encoded (section 2.2.2.2), by identifier
+_BYTE, _TWO_BYTES, _FOUR_BYTES, _VARINT, _STRING, _BINARY, _STRING_PAIR = range(7)
+_PROPERTY_TYPES = {
+    0x01: _BYTE, 0x02: _FOUR_BYTES, 0x03: _STRING, 0x08: _STRING, 0x09: _BINARY,
+    0x0B: _VARINT, 0x11: _FOUR_BYTES, 0x12: _STRING, 0x13: _TWO_BYTES, 0x15: _STRING,
+    0x16: _BINARY, 0x17: _BYTE, 0x18: _FOUR_BYTES, 0x19: _BYTE, 0x1A: _STRING,
+    0x1C: _STRING, 0x1F: _STRING, 0x21: _TWO_BYTES, 0x22: _TWO_BYTES, 0x23: _TWO_BYTES,
+    0x24: _BYTE, 0x25: _BYTE, 0x26: _STRING_PAIR, 0x27: _FOUR_BYTES, 0x28: _BYTE,
+    0x29: _BYTE, 0x2A: _BYTE,
+}
+_FIXED_SIZE = {_BYTE: 1, _TWO_BYTES: 2, _FOUR_BYTES: 4}
 
 
 class ProtocolError(Exception):
@@ -111,33 +125,50 @@ def pubacks(mids: list[int]) -> bytes:
     return b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in mids)
 
 
+PropertyValue = int | str | bytes
+
+
 @dataclass(frozen=True, slots=True)
 class ConnAck:
     session_present: bool
     reason: int
     reason_string: str
+    # every property but the user properties, by identifier (0x13: Server Keep Alive...)
+    properties: dict[int, PropertyValue] = field(default_factory=dict)
 
 
 def parse_connack(body: bytes) -> ConnAck:
     if len(body) < 2:
         raise ProtocolError("CONNACK too short")
-    reason_string = ""
+    props: dict[int, PropertyValue] = {}
     if len(body) > 2:
-        props, _ = _properties(body, 2)
-        reason_string = props.get(_PROP_REASON_STRING, "")
-    return ConnAck(bool(body[0] & 1), body[1], reason_string)
+        props, end = _properties(body, 2)
+        if end != len(body):
+            raise ProtocolError("CONNACK has bytes after its properties")
+    reason_string = props.get(_PROP_REASON_STRING, "")
+    return ConnAck(bool(body[0] & 1), body[1],
+                   reason_string if isinstance(reason_string, str) else "", props)
 
 
 def parse_suback(body: bytes) -> list[int]:
     """The reason codes of a SUBACK: the granted QoS, or >= 0x80 for a refusal."""
-    props_len, pos = _read_varint(body, 2)
-    return list(body[pos + props_len:])
+    if len(body) < 3:
+        raise ProtocolError("SUBACK too short")
+    _, pos = _properties(body, 2)
+    codes = list(body[pos:])
+    if not codes:
+        raise ProtocolError("SUBACK without a reason code")
+    bad = next((c for c in codes if 2 < c < 0x80), None)
+    if bad is not None:
+        raise ProtocolError(f"SUBACK reason code 0x{bad:02x} is neither a QoS nor a refusal")
+    return codes
 
 
-def _read_varint(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
+def _read_varint(buf: bytes | bytearray, pos: int, end: int) -> tuple[int, int]:
+    """The Variable Byte Integer at ``pos``, which must end before ``end``."""
     value = shift = 0
     while True:
-        if pos >= len(buf):
+        if pos >= end:
             raise ProtocolError("truncated variable byte integer")
         byte = buf[pos]
         pos += 1
@@ -149,15 +180,55 @@ def _read_varint(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
             raise ProtocolError("variable byte integer longer than 4 bytes")
 
 
-def _properties(body: bytes, pos: int) -> tuple[dict[int, str], int]:
-    """Only the reason string is kept; the rest is skipped (we do not need it)."""
-    length, pos = _read_varint(body, pos)
+def _properties(body: bytes, pos: int) -> tuple[dict[int, PropertyValue], int]:
+    """The property section at ``pos``: every property, in any order, and where it ends.
+
+    Each one is read by its type and must lie inside the section, which must lie inside
+    ``body``; an unknown identifier or one given twice is refused (user properties may
+    repeat: they are checked, not kept). Strings are decoded leniently: they are shown,
+    never interpreted.
+    """
+    length, pos = _read_varint(body, pos, len(body))
     end = pos + length
-    found: dict[int, str] = {}
-    if body[pos:end].startswith(bytes([_PROP_REASON_STRING])) and end - pos >= 3:
-        n = struct.unpack_from("!H", body, pos + 1)[0]
-        found[_PROP_REASON_STRING] = body[pos + 3 : pos + 3 + n].decode("utf-8", "replace")
+    if end > len(body):
+        raise ProtocolError("properties run past the end of the packet")
+    found: dict[int, PropertyValue] = {}
+    while pos < end:
+        pid = body[pos]
+        kind = _PROPERTY_TYPES.get(pid)
+        if kind is None:
+            raise ProtocolError(f"unknown property 0x{pid:02x}")
+        pos += 1
+        value: PropertyValue
+        if kind in _FIXED_SIZE:
+            size = _FIXED_SIZE[kind]
+            if pos + size > end:
+                raise ProtocolError(f"property 0x{pid:02x} runs past the properties")
+            value = int.from_bytes(body[pos:pos + size], "big")
+            pos += size
+        elif kind == _VARINT:
+            value, pos = _read_varint(body, pos, end)
+        else:
+            raw, pos = _binary(body, pos, end, pid)
+            if kind == _STRING_PAIR:
+                _, pos = _binary(body, pos, end, pid)
+            value = raw if kind == _BINARY else raw.decode("utf-8", "replace")
+        if pid == _PROP_USER_PROPERTY:
+            continue
+        if pid in found:
+            raise ProtocolError(f"property 0x{pid:02x} given twice")
+        found[pid] = value
     return found, end
+
+
+def _binary(body: bytes, pos: int, end: int, pid: int) -> tuple[bytes, int]:
+    """Length-prefixed data (a string or binary data) of property ``pid``, before ``end``."""
+    if pos + 2 > end:
+        raise ProtocolError(f"property 0x{pid:02x} runs past the properties")
+    stop = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+    if stop > end:
+        raise ProtocolError(f"property 0x{pid:02x} runs past the properties")
+    return body[pos + 2:stop], stop
 
 
 def parse_packets(
@@ -168,7 +239,11 @@ def parse_packets(
     Given ``bytes`` (not a bytearray), payloads are sliced out without a second copy.
 
     PUBLISH packets go to ``publishes``, everything else to ``controls``. A packet cut
-    at the end of the buffer is left for the next call.
+    at the end of the buffer is left for the next call. A malformed packet raises
+    :class:`ProtocolError` (and nothing else, whatever the bytes): a remaining length
+    over 4 bytes or ``max_packet``, a PUBLISH of QoS 2 or 3, with packet identifier 0,
+    or whose topic, identifier or properties run past its own end. PUBLISH properties
+    are skipped by their length, not read.
     """
     pos = 0
     end = len(buf)
@@ -196,22 +271,33 @@ def parse_packets(
             return pos
         kind = first >> 4
         if kind == PUBLISH:
+            # every field is bounded by this packet's end (``stop``), never by the
+            # buffer's: a PUBLISH too short for its own header must not read the next one
+            if length < 3:
+                raise ProtocolError("PUBLISH shorter than its header")
             qos = (first >> 1) & 3
-            topic_len = (buf[i] << 8) | buf[i + 1]
-            j = i + 2 + topic_len
-            topic = buf[i + 2 : j].decode("utf-8", "replace")
+            j = i + 2 + ((buf[i] << 8) | buf[i + 1])  # after the topic
+            topic = buf[i + 2 : j].decode("utf-8", "replace")  # j is checked below
             mid = 0
             if qos:
                 if qos > 1:
-                    raise ProtocolError("QoS 2 PUBLISH on a QoS 1 subscription")
+                    raise ProtocolError(f"QoS {qos} PUBLISH on a QoS 1 subscription")
+                if j + 2 >= stop:
+                    raise ProtocolError("PUBLISH cut before its properties")
                 mid = (buf[j] << 8) | buf[j + 1]
+                if not mid:
+                    raise ProtocolError("QoS 1 PUBLISH with packet identifier 0")
                 j += 2
+            elif j >= stop:
+                raise ProtocolError("PUBLISH cut before its properties")
             props = buf[j]
             if props < 0x80:
                 j += 1 + props
             else:
-                props, j = _read_varint(buf, j)
+                props, j = _read_varint(buf, j, stop)
                 j += props
+            if j > stop:
+                raise ProtocolError("PUBLISH properties run past the packet")
             payload = buf[j:stop]
             publishes.append(Publish(topic, payload if isinstance(payload, bytes)
                                      else bytes(payload), qos, mid))

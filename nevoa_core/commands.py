@@ -200,5 +200,10 @@ def decode_ack(payload: bytes | str) -> CommandAck:
     valve = body.get("valve")
     if valve not in (None, "open", "closed"):
         raise CommandError("valve must be 'open' or 'closed'")
-    detail = body.get("detail", "")
-    return CommandAck(cid, outcome, _time(body, "at"), str(detail)[:200], valve)
+    detail = str(body.get("detail", ""))[:200]
+    for text in (cid, detail):  # a "\ud800" escape decodes to a lone surrogate: not UTF-8
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CommandError("acknowledgement text must be valid Unicode") from None
+    return CommandAck(cid, outcome, _time(body, "at"), detail, valve)

@@ -112,9 +112,13 @@ def _number(record: dict[str, Any], field: str, what: str) -> float:
     value = record.get(field)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise WireError(RejectReason.MISSING_FIELD, f"{what} needs a numeric {field!r}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer of 309 to 4300 digits: no float holds it
+        raise WireError(RejectReason.BAD_VALUE, f"{what} is not finite") from None
+    if not math.isfinite(number):
         raise WireError(RejectReason.BAD_VALUE, f"{what} is not finite")
-    return float(value)
+    return number
 
 
 class _Group:
