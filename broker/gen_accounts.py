@@ -15,6 +15,8 @@ simulator's scheme, ``{region}-{kind}{index:06d}``) or a CSV export with a
   {region}/services.csv username,password of the region's service accounts (secret)
   credentials.env      for `docker compose --env-file`: the service accounts' passwords
                        and the cloud's token signing key (secret)
+  ca/, {region}/tls/   the brokers' TLS certificates, made or kept by broker/gen_certs.py
+                       (--no-tls skips them)
 
 Accounts per region: ``fog-{region}`` (the fog node), ``gateway-{region}`` (a simulator
 process multiplexing many meters over one connection), ``health-{region}`` (broker health
@@ -282,6 +284,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="draw new passwords instead of keeping those already in --out")
     parser.add_argument("--no-mosquitto-passwd", action="store_true",
                         help="hash in Python even when mosquitto_passwd is installed")
+    parser.add_argument("--no-tls", action="store_true",
+                        help="do not make or check the brokers' TLS certificates "
+                             "(broker/gen_certs.py; --rotate renews them too)")
     return parser.parse_args(argv)
 
 
@@ -301,7 +306,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
             fleet = fleet_from_counts(regions, args.meters_per_region, kinds, args.first_index)
         hasher = generate(fleet, args.out, args.rotate, not args.no_mosquitto_passwd)
-    except (FleetError, OSError, subprocess.CalledProcessError) as exc:
+        if not args.no_tls:
+            # The compose brokers listen on TLS only; their containers read the keys.
+            import gen_certs  # beside this file
+
+            tls = gen_certs.generate(sorted(fleet.meters_by_region), args.out,
+                                     rotate=args.rotate, container_readable=True)
+            print("\n".join(tls))
+    except (FleetError, OSError, RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"gen_accounts: {exc}", file=sys.stderr)
         return 1
     total = sum(len(m) for m in fleet.meters_by_region.values())

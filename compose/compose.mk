@@ -17,11 +17,15 @@ COMPOSE_ENV = NEVOA_METERS_PER_REPLICA=$(METERS_PER_REPLICA) NEVOA_METER_REPLICA
 	NEVOA_ACCOUNTS_DIR=$(COMPOSE_ACCOUNTS_DIR)
 DC = $(COMPOSE_ENV) compose/dc.sh
 
-.PHONY: accounts docker-engine images up down logs ps scale compose-config test-compose
+.PHONY: accounts certs docker-engine images up down logs ps scale compose-config test-compose
 
 accounts: ## generate MQTT passwords and ACLs for the compose brokers (broker/generated, git-ignored)
 	$(COMPOSE_PYTHON) broker/gen_accounts.py --regions $(COMPOSE_REGIONS) \
 		--meters-per-region $(ACCOUNT_METERS) --out $(COMPOSE_ACCOUNTS_DIR)
+
+certs: ## make (or keep) the brokers' TLS CA and certificates; CERTS_ARGS=--rotate renews them
+	$(COMPOSE_PYTHON) broker/gen_certs.py --regions $(COMPOSE_REGIONS) --container-readable \
+		--out $(COMPOSE_ACCOUNTS_DIR) $(CERTS_ARGS)
 
 docker-engine: ## start a local Docker engine if none answers (installs docker.io if needed)
 	compose/ensure-docker.sh

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 
 from fog_node.api import create_app
 from fog_node.config import DAY, FogConfig, Retention
+from fog_node.mqtt_link import tls_client_context
 from fog_node.node import FogNode
 from nevoa_adapters.cli import (
     add_logging_flag,
@@ -39,8 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--region", default=env("REGION"), help="region id, e.g. r1 (env NEVOA_REGION)")
     add("--broker-host", default=env("BROKER_HOST", "127.0.0.1"),
         help="MQTT broker host (env NEVOA_BROKER_HOST; default %(default)s)")
-    add("--broker-port", type=int, default=env_int("BROKER_PORT", 1883),
-        help="MQTT broker port (env NEVOA_BROKER_PORT; default %(default)s)")
+    add("--broker-port", type=int, default=env_int("BROKER_PORT", 0) or None,
+        help="MQTT broker port (env NEVOA_BROKER_PORT; default 1883, 8883 with --tls-ca)")
+    add("--tls-ca", default=env("TLS_CA") or None, metavar="PATH",
+        help="connect over TLS (1.2+), verifying the broker's certificate and host name "
+        "against this CA file, e.g. broker/generated/r1/tls/ca.crt (env NEVOA_TLS_CA)")
     add("--mqtt-username", default=env("MQTT_USERNAME"),
         help="broker account (env NEVOA_MQTT_USERNAME)")
     add("--mqtt-password", default=env("MQTT_PASSWORD"),
@@ -104,11 +109,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[FogConfig, str]:
         clock_from(a.clock_start)
     except ValueError as exc:
         p.error(str(exc))
+    if a.tls_ca:
+        try:
+            tls_client_context(a.tls_ca)
+        except (OSError, ssl.SSLError) as exc:
+            p.error(f"--tls-ca {a.tls_ca}: not a readable CA file ({exc})")
+    port = a.broker_port or (8883 if a.tls_ca else 1883)
     retention = Retention(raw=int(a.raw_retention_days * DAY),
                           hourly=int(a.hourly_retention_days * DAY))
     config = FogConfig(
-        region=a.region, broker_host=a.broker_host, broker_port=a.broker_port,
-        mqtt_username=a.mqtt_username, mqtt_password=a.mqtt_password, redis_url=a.redis_url,
+        region=a.region, broker_host=a.broker_host, broker_port=port,
+        mqtt_username=a.mqtt_username, mqtt_password=a.mqtt_password, tls_ca=a.tls_ca,
+        redis_url=a.redis_url,
         http_host=a.http_host, http_port=a.http_port, client_id=a.client_id,
         shared_group=a.shared_group, batch_size=a.batch_size, retention=retention,
         silent_factor=a.silent_factor, silent_min=a.silent_min,

@@ -27,6 +27,7 @@ class FogConfig:
     broker_port: int = 1883
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    tls_ca: str | None = None  # CA file: the broker is reached over TLS and verified with it
     redis_url: str = "redis://127.0.0.1:6379/0"
     http_host: str = "127.0.0.1"
     http_port: int = 8080

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import redis
 
@@ -14,6 +15,7 @@ from fog_node.config import FogConfig
 from fog_node.ingest import Ingestor
 from fog_node.judge import Judge
 from fog_node.metrics import IngestMetrics
+from fog_node.mqtt_link import tls_client_context
 from fog_node.policy_store import PolicyStore
 from fog_node.publisher import Publisher
 from fog_node.store import IngestBatch, RegionStore
@@ -38,15 +40,19 @@ class FogNode:
         self.audit = AuditTrail(self.redis, region, self.clock)
         self.alerts = AlertStore(self.redis, region)
         self.policies = PolicyStore(self.redis, region, self.audit)
+        # one TLS context (CA loaded once) for both MQTT connections
+        tls = tls_client_context(config.tls_ca) if config.tls_ca else None
         self.publisher = Publisher(config.broker_host, config.broker_port,
                                    f"{config.session_id}-out", config.mqtt_username,
-                                   config.mqtt_password)
+                                   config.mqtt_password, tls)
         self.commands = CommandCenter(self.redis, region, self.publisher, self.audit,
                                       config.command_retry, self.clock)
         rules = RuleSettings(config.leak_window, config.silent_factor, config.silent_min)
         self.metrics = IngestMetrics()
         self.ingestor = Ingestor(config, self.store, self.commands.on_acks, self.metrics,
                                  on_stored=self._stored, clock=self.clock)
+        if tls is not None:  # the Ingestor builds the link's settings; it connects on start()
+            self.ingestor.link.settings = replace(self.ingestor.link.settings, tls=tls)
         self.judge = Judge(self.redis, region, rules, self.alerts, self.commands, self.policies,
                            self.publisher, config.judge_interval, config.full_sweep,
                            backlogged=self.ingestor.backlogged, calendar=self.calendar,
@@ -71,8 +77,9 @@ class FogNode:
 
     def log_started(self) -> None:
         c = self.config
-        log.info("region %s: broker %s:%d (session %s%s), redis %s, HTTP API on http://%s:%d, "
-                 "calendar %s, clock %r", c.region, c.broker_host, c.broker_port, c.session_id,
+        log.info("region %s: broker %s:%d (%s, session %s%s), redis %s, HTTP API on "
+                 "http://%s:%d, calendar %s, clock %r", c.region, c.broker_host, c.broker_port,
+                 f"TLS, CA {c.tls_ca}" if c.tls_ca else "plain TCP", c.session_id,
                  f", shared group {c.shared_group}" if c.shared_group else "", c.redis_url,
                  c.http_host, c.http_port, c.timezone, self.clock)
 

@@ -1,12 +1,15 @@
 """Publisher: the fog node's outgoing MQTT connection (commands and alerts), QoS 1.
 
 Low volume, so stock paho does the job: it queues while the broker is away and
-delivers after reconnecting. Commands are retried by the command center anyway.
+delivers after reconnecting. Commands are retried by the command center anyway. With a
+TLS context (the ingest link's, :func:`fog_node.mqtt_link.tls_client_context`) it
+verifies the broker the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 
 import paho.mqtt.client as mqtt
@@ -17,11 +20,13 @@ log = logging.getLogger("nevoa.fog.publish")
 
 class Publisher:
     def __init__(self, host: str, port: int, client_id: str, username: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.connected = threading.Event()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if username:
             c.username_pw_set(username, password)
+        if tls is not None:
+            c.tls_set_context(tls)
         c.max_queued_messages_set(10_000)
         c.reconnect_delay_set(min_delay=1, max_delay=10)
         c.on_connect = self._on_connect

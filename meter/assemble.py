@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from meter.config import FleetConfig, Mode
-from meter.connection import BrokerSettings, Connection, Events, Identity
+from meter.connection import BrokerSettings, Connection, Events, Identity, tls_context
 from meter.draws import new_seed, stable_fraction
 from meter.faults import Fault, rollover_start
 from meter.fleet import Fleet
@@ -97,7 +97,8 @@ def build(config: FleetConfig) -> Simulation:
     events = Events(runner.acknowledged, runner.command, runner.connection_up,
                     runner.connection_down)
     broker = BrokerSettings(config.broker_host, config.broker_port, config.keepalive,
-                            spread=config.connect_spread)
+                            spread=config.connect_spread,
+                            tls=tls_context(config.tls_ca) if config.tls_ca else None)
     rng = random.Random()
     connections = [Connection(identity, broker, config.connection_window, events, loop, rng)
                    for identity in _identities(config, meters)]

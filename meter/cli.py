@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import ssl
 import sys
 import time
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from meter.assemble import build
 from meter.config import DEFAULT_REPLAY_WINDOW, FleetConfig, Mode, read_credentials
+from meter.connection import PLAIN_PORT, TLS_PORT, tls_context
 from meter.provisioning import fleet_rows, write_export
 from meter.spec import SpecError, parse_fault, parse_tendency_mix, parse_tendency_override
 from nevoa_adapters.cli import add_logging_flag, env, env_int, setup_logging, stop_event_on_signals
@@ -105,8 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("broker")
     g.add_argument("--broker-host", default=env("BROKER_HOST", "127.0.0.1"),
                    help="MQTT broker host (env NEVOA_BROKER_HOST; default %(default)s)")
-    g.add_argument("--broker-port", type=int, default=env_int("BROKER_PORT", 1883),
-                   help="MQTT broker port (env NEVOA_BROKER_PORT; default %(default)s)")
+    g.add_argument("--broker-port", type=int, default=env_int("BROKER_PORT", 0) or None,
+                   help=f"MQTT broker port (env NEVOA_BROKER_PORT; default {PLAIN_PORT}, "
+                   f"{TLS_PORT} with --tls-ca)")
+    g.add_argument("--tls-ca", type=Path, default=env("TLS_CA") or None, metavar="PATH",
+                   help="connect over TLS (1.2+), verifying the broker's certificate and host "
+                   "name against this CA file, e.g. broker/generated/r1/tls/ca.crt "
+                   "(env NEVOA_TLS_CA)")
     g.add_argument("--mode", default=env("MODE", "per-meter"), choices=[m.value for m in Mode],
                    help="per-meter: one connection per meter, client id and username = meter "
                    "id, last will; multiplexed: one connection for the whole fleet "
@@ -191,6 +198,11 @@ def _config(p: argparse.ArgumentParser, a: argparse.Namespace) -> FleetConfig:
         credentials = read_credentials(a.credentials) if a.credentials else {}
     except (SpecError, ValueError, OSError) as exc:
         p.error(str(exc))
+    if a.tls_ca:
+        try:
+            tls_context(a.tls_ca)
+        except (OSError, ssl.SSLError) as exc:
+            p.error(f"--tls-ca {a.tls_ca}: not a readable CA file ({exc})")
     if start is not None and not EARLIEST_TIME <= start <= LATEST_TIME:
         p.error("--start must be between 2000 and 2100")
     state_dir = a.state_dir or (a.state_file.with_suffix("") if a.state_file else None) \
@@ -200,8 +212,10 @@ def _config(p: argparse.ArgumentParser, a: argparse.Namespace) -> FleetConfig:
         interval=a.interval, speed=a.speed, start=start, utc_offset=a.utc_offset,
         seed=None if a.seed < 0 else a.seed, profile=a.profile, tendency_mix=mix,
         tendency_overrides=overrides, faults=faults, mode=Mode(a.mode),
-        broker_host=a.broker_host, broker_port=a.broker_port, username=a.username,
-        password=a.password, credentials=credentials, window=a.window,
+        broker_host=a.broker_host,
+        broker_port=a.broker_port or (TLS_PORT if a.tls_ca else PLAIN_PORT),
+        username=a.username, password=a.password, credentials=credentials,
+        tls_ca=a.tls_ca, window=a.window,
         connect_rate=a.connect_rate, state_dir=state_dir, buffer_limit=a.buffer_limit,
         replay_window=a.replay_window, pack_size=a.pack_size, duration=a.duration,
         progress_every=a.progress)
@@ -240,9 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     sim = build(config)
     log.info("%d %s meters %s..%s (%d resumed), %s mode, every %gs simulated at x%g, "
-             "to %s:%d; state in %s", config.count, config.kind.label, config.meter_ids[0],
+             "to %s:%d%s; state in %s", config.count, config.kind.label, config.meter_ids[0],
              config.meter_ids[-1], sim.resumed, config.mode.value, config.interval,
-             config.speed, config.broker_host, config.broker_port, config.state_dir)
+             config.speed, config.broker_host, config.broker_port,
+             " over TLS" if config.tls_ca else "", config.state_dir)
     final = sim.runner.run(stop, config.duration)
     log.debug("stop: the loop ended")
     print(sim.runner.progress.summary(final), flush=True)

@@ -47,6 +47,7 @@ class FleetConfig:
     username: str | None = None
     password: str | None = None
     credentials: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> user, pw
+    tls_ca: Path | None = None  # CA file: connect over TLS, verifying the broker with it
     window: int | None = None
     connect_rate: float = 1000.0
     keepalive: int = 60

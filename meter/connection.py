@@ -18,20 +18,27 @@ connection the next one waits ``min(30 s, 2^failures s)`` x U(0.5, 1) plus U(0, 
 a broker restart sees the fleet come back at about ``--connect-rate`` per second.
 The fleet is told whether a connection is up for the first time or again (a reconnect:
 the replay window's cue, :mod:`meter.replay`).
+
+TLS (``BrokerSettings.tls``): one :class:`ssl.SSLContext` for the whole process (the CA
+is loaded once, not per meter); paho verifies the broker's certificate and host name
+during the (blocking, ``connect_timeout``-bounded) handshake of each attempt.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import random
 import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from meter.ioloop import IoLoop
 from nevoa_core.senml import Reading
@@ -41,6 +48,29 @@ log = logging.getLogger("nevoa.meter.connection")
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 SUBSCRIBE_CHUNK = 500  # topics per SUBSCRIBE packet
+TLS_PORT, PLAIN_PORT = 8883, 1883
+_tls_failures = itertools.count()  # a fleet with the wrong CA logs every 1000th failure
+
+
+def tls_context(cafile: str | os.PathLike[str]) -> ssl.SSLContext:
+    """Trust only ``cafile``; verify the broker's certificate and host name; TLS 1.2+."""
+    context = ssl.create_default_context(cafile=os.fspath(cafile))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class _Client(mqtt.Client):
+    """paho's client, reading on until a TLS socket has no decrypted bytes left: they
+    wait inside the SSL object, where the selector cannot see them."""
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        sock = self.socket()
+        while (rc == MQTTErrorCode.MQTT_ERR_SUCCESS and isinstance(sock, ssl.SSLSocket)
+               and sock.pending()):
+            rc = super().loop_read(max_packets)
+            sock = self.socket()
+        return rc
 
 
 def reconnect_delay(failures: int, spread: float, rng: random.Random) -> float:
@@ -56,6 +86,7 @@ class BrokerSettings:
     keepalive: int = 60
     connect_timeout: float = 2.0
     spread: float = 1.0  # seconds over which a fleet's (re)connections are spread
+    tls: ssl.SSLContext | None = None  # None: plain TCP
 
 
 @dataclass(slots=True)
@@ -106,8 +137,10 @@ class Connection:
 
     def __post_init__(self) -> None:
         ident = self.identity
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=ident.client_id,
-                        clean_session=False)
+        c = _Client(CallbackAPIVersion.VERSION2, client_id=ident.client_id,
+                    clean_session=False)
+        if self.broker.tls is not None:
+            c.tls_set_context(self.broker.tls)
         c.max_inflight_messages_set(0)  # the window below bounds what is outstanding
         c.max_queued_messages_set(0)
         c.connect_timeout = self.broker.connect_timeout
@@ -147,7 +180,11 @@ class Connection:
         except OSError as exc:
             self.failures += 1
             self.next_attempt = now + reconnect_delay(self.failures, self.broker.spread, self.rng)
-            log.debug("%s: cannot connect: %s", self.identity.client_id, exc)
+            if isinstance(exc, ssl.SSLError) and next(_tls_failures) % 1000 == 0:
+                log.warning("%s: TLS with %s:%d failed: %s", self.identity.client_id,
+                            self.broker.host, self.broker.port, exc)
+            else:
+                log.debug("%s: cannot connect: %s", self.identity.client_id, exc)
             return False
 
     def _on_connect(self, c: mqtt.Client, _u: object, flags: mqtt.ConnectFlags,

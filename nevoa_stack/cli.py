@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="logs, data and stack.json go here (default %(default)s)")
     run.add_argument("--keep-data", action="store_true",
                      help="keep the previous run's brokers' and Redis data")
+    run.add_argument("--tls", action="store_true",
+                     help="brokers listen with TLS only; a CA and their certificates are made "
+                     "in <workdir>/tls (kept across runs); fog nodes and meters verify them")
     return p
 
 
@@ -51,8 +54,11 @@ def _banner(stack: LocalStack) -> str:
     c = stack.cloud_url
     lines = ["", "nevoa is running.", "", f"  cloud API      {c}   (OpenAPI: {c}/openapi.json)"]
     for region, rp in stack.region_processes.items():
-        lines.append(f"  region {region:<7} broker mqtt://{rp.broker.host}:{rp.broker.port}  "
+        scheme = "mqtts" if rp.tls_ca else "mqtt"
+        lines.append(f"  region {region:<7} broker {scheme}://{rp.broker.host}:{rp.broker.port}  "
                      f"redis {rp.redis.url}  fog {rp.fog_url}")
+    if stack.tls:
+        lines.append(f"  TLS CA         {stack.workdir / 'tls' / 'ca' / 'ca.crt'}")
     lines += [
         f"  endpoints      {stack.workdir / 'stack.json'}",
         f"  logs           {stack.workdir / 'logs'}",
@@ -99,7 +105,7 @@ def run(a: argparse.Namespace) -> int:
             shutil.rmtree(workdir / region, ignore_errors=True)
         shutil.rmtree(workdir / "logs", ignore_errors=True)
     stop = stop_event_on_signals()
-    stack = LocalStack(workdir, regions, cloud_port=a.cloud_port)
+    stack = LocalStack(workdir, regions, cloud_port=a.cloud_port, tls=a.tls)
     try:
         for region in regions:
             log.info("starting region %s (mosquitto, redis, fog node)", region)

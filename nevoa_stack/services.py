@@ -8,6 +8,10 @@ without the image falls back to the binaries too. Either way the service can be
 stopped, killed (-9) and started again on the same port, for fault-injection tests.
 A binary whose port another program takes before its first start binds it starts on
 another free port instead (``.port`` says which); from then on its port is fixed.
+
+A broker given :class:`BrokerTls` listens with TLS on its port (the files come from
+``broker/gen_certs.py``, :func:`generate_tls`); ``BrokerTls.plain_port`` adds a plain
+loopback listener beside it, for benchmarks that compare the two on one broker.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +34,7 @@ log = logging.getLogger("nevoa.stack")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MOSQUITTO_DEV_CONF = REPO_ROOT / "broker" / "mosquitto-dev.conf"
+GEN_CERTS = REPO_ROOT / "broker" / "gen_certs.py"
 MOSQUITTO_IMAGE = os.environ.get("NEVOA_MOSQUITTO_IMAGE", "eclipse-mosquitto:2")
 REDIS_IMAGE = os.environ.get("NEVOA_REDIS_IMAGE", "redis:7")
 HOST = "127.0.0.1"
@@ -54,6 +62,39 @@ def docker_has_image(image: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):  # no engine answering in time means "no"
         return False
     return probe.returncode == 0
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """A broker's TLS listener: its CA, certificate and key (``<out>/<region>/tls/``)."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    plain_port: int | None = None  # also listen without TLS here (loopback only)
+
+    @classmethod
+    def from_dir(cls, tls_dir: Path, plain_port: int | None = None) -> BrokerTls:
+        return cls(tls_dir / "ca.crt", tls_dir / "server.crt", tls_dir / "server.key",
+                   plain_port)
+
+    def listener_lines(self, directory: Path | None = None) -> str:
+        """The TLS settings of the listener above them; ``directory``: where the broker
+        sees the three files (a container's mount point)."""
+        files = [(k, directory / f.name if directory else f) for k, f in (
+            ("cafile", self.cafile), ("certfile", self.certfile), ("keyfile", self.keyfile))]
+        return "".join(f"{k} {f}\n" for k, f in files) + "tls_version tlsv1.2\n"
+
+
+def generate_tls(out: Path, regions: Sequence[str], *args: str) -> dict[str, BrokerTls]:
+    """Certificates for these regions' brokers (and the CA, ``out/ca/ca.crt``), made by
+    ``broker/gen_certs.py`` as an operator runs it; kept if they already exist."""
+    done = subprocess.run([sys.executable, str(GEN_CERTS), "--out", str(out), "--regions",
+                           ",".join(regions), *args], capture_output=True, text=True,
+                          timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"broker/gen_certs.py failed: {done.stderr.strip()}")
+    return {region: BrokerTls.from_dir(out / region / "tls") for region in regions}
 
 
 class Service(ABC):
@@ -117,6 +158,11 @@ class _BinaryService(Service):
 
 
 class MosquittoBinary(_BinaryService):
+    def __init__(self, name: str, workdir: Path, port: int | None,
+                 tls: BrokerTls | None = None) -> None:
+        self.tls = tls
+        super().__init__(name, workdir, port)
+
     def argv(self) -> list[str]:
         conf = self.workdir / "mosquitto.conf"
         data = self.workdir / "data"
@@ -125,9 +171,14 @@ class MosquittoBinary(_BinaryService):
         # data directory under root's private temp dirs: it would then persist nothing.
         # This broker only listens on loopback, so it keeps the starting user.
         stay = "user root\n" if os.geteuid() == 0 else ""
+        listeners = f"\nlistener {self.port} {self.host}\n"
+        if self.tls is not None:
+            listeners += self.tls.listener_lines()
+            if self.tls.plain_port is not None:
+                listeners += f"listener {self.tls.plain_port} {self.host}\n"
         conf.write_text(
             MOSQUITTO_DEV_CONF.read_text()
-            + f"\nlistener {self.port} {self.host}\npersistence_location {data}/\n{stay}"
+            + f"{listeners}persistence_location {data}/\n{stay}"
         )
         binary = find_binary("mosquitto")
         if binary is None:
@@ -165,7 +216,8 @@ class ContainerService(Service):
     """The same service from a local image, its port bound to a fixed loopback port."""
 
     def __init__(self, name: str, image: str, container_port: int, port: int | None,
-                 command: str | None = None, volumes: dict[str, str] | None = None) -> None:
+                 command: str | None = None, volumes: dict[str, str] | None = None,
+                 extra_ports: dict[int, int] | None = None) -> None:
         from testcontainers.core.container import DockerContainer
 
         self.name = name
@@ -173,6 +225,8 @@ class ContainerService(Service):
         # docker-py takes (host_ip, port) to bind loopback only; the stub says int or str
         c = DockerContainer(image).with_bind_ports(
             container_port, (self.host, self.port))  # type: ignore[arg-type]
+        for inside, outside in (extra_ports or {}).items():
+            c = c.with_bind_ports(inside, (self.host, outside))  # type: ignore[arg-type]
         if command:
             c = c.with_command(command)
         for host_path, container_path in (volumes or {}).items():
@@ -218,16 +272,27 @@ class RedisContainer(ContainerService):
         return f"redis://{self.host}:{self.port}/0"
 
 
-def broker(workdir: Path, name: str = "mosquitto", port: int | None = None) -> Service:
-    """A Mosquitto with nevoa's dev settings, not yet started."""
+def broker(workdir: Path, name: str = "mosquitto", port: int | None = None,
+           tls: BrokerTls | None = None) -> Service:
+    """A Mosquitto with nevoa's dev settings, not yet started; with ``tls``, its port is
+    a TLS listener."""
     if docker_has_image(MOSQUITTO_IMAGE):
         workdir.mkdir(parents=True, exist_ok=True)
         conf = workdir / "mosquitto.conf"
+        volumes = {str(conf): "/mosquitto/config/mosquitto.conf"}
+        listeners, inside, extra = "\nlistener 1883 0.0.0.0\n", 1883, {}
+        if tls is not None:
+            mount = Path("/mosquitto/config/tls")
+            listeners, inside = "\nlistener 8883 0.0.0.0\n" + tls.listener_lines(mount), 8883
+            volumes[str(tls.certfile.parent)] = str(mount)
+            if tls.plain_port is not None:
+                listeners += "listener 1883 0.0.0.0\n"
+                extra = {1883: tls.plain_port}
         conf.write_text(MOSQUITTO_DEV_CONF.read_text()
-                        + "\nlistener 1883 0.0.0.0\npersistence_location /mosquitto/data/\n")
-        return ContainerService(name, MOSQUITTO_IMAGE, 1883, port,
-                                volumes={str(conf): "/mosquitto/config/mosquitto.conf"})
-    return MosquittoBinary(name, workdir, port)
+                        + f"{listeners}persistence_location /mosquitto/data/\n")
+        return ContainerService(name, MOSQUITTO_IMAGE, inside, port, volumes=volumes,
+                                extra_ports=extra)
+    return MosquittoBinary(name, workdir, port, tls)
 
 
 def redis_server(workdir: Path, name: str = "redis", port: int | None = None,

@@ -6,6 +6,10 @@ process group and is stopped, in reverse order, by :meth:`LocalStack.stop`. A fo
 Mosquitto or Redis whose free port another program takes first starts on another one;
 the addresses are then fixed for the stack's life, so a restarted child (see
 :mod:`nevoa_stack.supervise`) comes back where its clients look for it.
+
+With ``tls=True`` the stack makes a CA and per-region broker certificates in
+``<workdir>/tls`` (``broker/gen_certs.py``; kept across runs), every Mosquitto listens
+with TLS only, and the fog nodes and meters get ``--tls-ca``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from typing import Any
 
 from nevoa_core.calendar import DEFAULT_TIMEZONE
 from nevoa_stack.processes import ChildProcess, free_port, start_on_port
-from nevoa_stack.services import HOST, RedisBinary, RedisContainer, Service, broker, redis_server
+from nevoa_stack.services import (
+    HOST,
+    RedisBinary,
+    RedisContainer,
+    Service,
+    broker,
+    generate_tls,
+    redis_server,
+)
 
 log = logging.getLogger("nevoa.stack")
 
@@ -33,6 +45,14 @@ class RegionProcesses:
     fog_port: int
     fog: ChildProcess | None = None
     meters: ChildProcess | None = None
+    tls_ca: Path | None = None  # the broker listens with TLS; clients trust this CA
+
+    @property
+    def broker_args(self) -> tuple[str, ...]:
+        """How a fog node or a meter reaches this region's broker."""
+        tls = ("--tls-ca", str(self.tls_ca)) if self.tls_ca else ()
+        return ("--broker-host", self.broker.host, "--broker-port", str(self.broker.port),
+                *tls)
 
     @property
     def fog_url(self) -> str:
@@ -40,7 +60,8 @@ class RegionProcesses:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "broker": {"host": self.broker.host, "port": self.broker.port},
+            "broker": {"host": self.broker.host, "port": self.broker.port,
+                       "tls_ca": str(self.tls_ca) if self.tls_ca else None},
             "redis_url": self.redis.url,
             "fog_url": self.fog_url,
         }
@@ -58,6 +79,7 @@ class LocalStack:
     operator_key: str | None = None  # the demo operator's API key (make run only)
     timezone: str = DEFAULT_TIMEZONE  # the utility's calendar, the same for every process
     clock_start: str | None = None  # tests: NEVOA_CLOCK_START of every process (shifted_spec)
+    tls: bool = False  # brokers on TLS only, certificates in <workdir>/tls
     _started: list[Any] = field(default_factory=list)
 
     @property
@@ -85,11 +107,13 @@ class LocalStack:
 
     def start_region(self, region: str) -> RegionProcesses:
         base = self.workdir / region
+        tls = generate_tls(self.workdir / "tls", [region])[region] if self.tls else None
         rp = RegionProcesses(
             region,
-            broker(base / "mosquitto", name=f"mosquitto-{region}"),
+            broker(base / "mosquitto", name=f"mosquitto-{region}", tls=tls),
             redis_server(base / "redis", name=f"redis-{region}"),
             free_port(),
+            tls_ca=tls.cafile if tls else None,
         )
         self._service(rp.broker)
         self._service(rp.redis)
@@ -104,8 +128,7 @@ class LocalStack:
         self._started.append(fog)
 
         def argv(port: int) -> list[str]:
-            return [self.python, "-m", "fog_node", "--region", rp.name,
-                    "--broker-host", rp.broker.host, "--broker-port", str(rp.broker.port),
+            return [self.python, "-m", "fog_node", "--region", rp.name, *rp.broker_args,
                     "--redis-url", rp.redis.url, "--http-port", str(port)]
 
         rp.fog_port = start_on_port(fog, HOST, rp.fog_port, argv, movable=True)
@@ -160,8 +183,7 @@ class LocalStack:
         ``water`` water meters ``<region>-w500001..`` (default: as many; 0: none), with
         a mix of tendencies and a few leaks. Returns the electricity process."""
         rp = self.region_processes[region]
-        common = ("--region", region, "--broker-host", rp.broker.host,
-                  "--broker-port", str(rp.broker.port), "--interval", str(interval),
+        common = ("--region", region, *rp.broker_args, "--interval", str(interval),
                   "--tendency", "slow=0.2,fast=0.2,erratic=0.1")
         rp.meters = self._child(
             f"meters-{region}", "meter", *common, "--count", str(count),
