@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
         help="broker account (env NEVOA_MQTT_USERNAME)")
     add("--mqtt-password", default=env("MQTT_PASSWORD"),
         help="broker password (env NEVOA_MQTT_PASSWORD)")
+    add("--mqtt-out-username", default=env("MQTT_OUT_USERNAME"),
+        help="account of the connection that sends commands and alerts (env "
+        "NEVOA_MQTT_OUT_USERNAME; default the --mqtt-username account)")
+    add("--mqtt-out-password", default=env("MQTT_OUT_PASSWORD"),
+        help="its password (env NEVOA_MQTT_OUT_PASSWORD)")
     add("--redis-url", default=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         help="the region's Redis (env NEVOA_REDIS_URL; default %(default)s)")
     add("--http-host", default=env("HTTP_HOST", "127.0.0.1"),
@@ -120,6 +125,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[FogConfig, str]:
     config = FogConfig(
         region=a.region, broker_host=a.broker_host, broker_port=port,
         mqtt_username=a.mqtt_username, mqtt_password=a.mqtt_password, tls_ca=a.tls_ca,
+        mqtt_out_username=a.mqtt_out_username, mqtt_out_password=a.mqtt_out_password,
         redis_url=a.redis_url,
         http_host=a.http_host, http_port=a.http_port, client_id=a.client_id,
         shared_group=a.shared_group, batch_size=a.batch_size, retention=retention,

@@ -27,6 +27,10 @@ class FogConfig:
     broker_port: int = 1883
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    # the connection that sends commands and alerts; its own account where the broker
+    # binds client ids to usernames (compose), else the ingest account
+    mqtt_out_username: str | None = None
+    mqtt_out_password: str | None = None
     tls_ca: str | None = None  # CA file: the broker is reached over TLS and verified with it
     redis_url: str = "redis://127.0.0.1:6379/0"
     http_host: str = "127.0.0.1"

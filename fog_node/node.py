@@ -43,8 +43,9 @@ class FogNode:
         # one TLS context (CA loaded once) for both MQTT connections
         tls = tls_client_context(config.tls_ca) if config.tls_ca else None
         self.publisher = Publisher(config.broker_host, config.broker_port,
-                                   f"{config.session_id}-out", config.mqtt_username,
-                                   config.mqtt_password, tls)
+                                   f"{config.session_id}-out",
+                                   config.mqtt_out_username or config.mqtt_username,
+                                   config.mqtt_out_password or config.mqtt_password, tls)
         self.commands = CommandCenter(self.redis, region, self.publisher, self.audit,
                                       config.command_retry, self.clock)
         rules = RuleSettings(config.leak_window, config.silent_factor, config.silent_min)

@@ -207,7 +207,7 @@ def test_meter_reads_only_its_own_commands(connect: Connect) -> None:
     # Mosquitto 2.0 grants the subscriptions and enforces read rights on delivery.
     for topic in (command_topic(METER_B), "nevoa/r1/meters/+/command", "#"):
         meter_a.subscribe(topic)
-    fog = connect("fog-r1")
+    fog = connect("commander-r1")  # the fog node's commanding account
     fog.publish(command_topic(METER_B), b'{"cmd": "cut"}')
     fog.publish(command_topic(METER_A), b'{"cmd": "restore"}')
     assert meter_a.next_message() == (command_topic(METER_A), b'{"cmd": "restore"}')
@@ -240,7 +240,7 @@ def test_meters_cannot_read_other_meters_readings(connect: Connect) -> None:
     meter_a = connect(METER_A)
     meter_a.publish(reading_topic(METER_A), b"a")
     meter_a.subscribe(command_topic(METER_A))
-    connect("fog-r1").publish(command_topic(METER_A), b"for A")
+    connect("commander-r1").publish(command_topic(METER_A), b"for A")
     assert meter_a.next_message() == (command_topic(METER_A), b"for A")
     assert meter_b.received.empty()
 
@@ -272,3 +272,22 @@ def test_a_meter_cannot_take_over_another_clients_session(connect: Connect,
     meter_b.publish(reading_topic(METER_B), b"still delivered")
     assert fog.next_message() == (reading_topic(METER_B), b"still delivered")
     assert thief.received.empty()
+
+
+def test_the_fog_nodes_two_connections_have_their_own_accounts_and_rights(
+        connect: Connect) -> None:
+    """Ingest (fog-r1) reads the meters; commands and alerts leave on commander-r1. With
+    client ids bound to usernames, one shared account would make the two connections
+    throw each other off, the ingest session's queue lost each time."""
+    fog = connect("fog-r1", client_id="nevoa-fog-r1")
+    assert not fog.subscribe("nevoa/r1/meters/+/reading").is_failure
+    commander = connect("commander-r1", client_id="nevoa-fog-r1-out")
+    meter_a = connect(METER_A)
+    meter_a.subscribe(command_topic(METER_A))
+    commander.publish(command_topic(METER_A), b"close")
+    assert meter_a.next_message() == (command_topic(METER_A), b"close")
+    fog.publish(command_topic(METER_A), b"the ingest account commands nothing")
+    meter_a.publish(reading_topic(METER_A), b"r")
+    assert fog.next_message() == (reading_topic(METER_A), b"r")
+    assert meter_a.received.empty()
+    assert fog.disconnects.empty() and commander.disconnects.empty()
