@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from nevoa_adapters.cli import add_logging_flag, env, env_int, setup_logging, stop_event_on_signals
+from nevoa_core.calendar import DEFAULT_TIMEZONE
 from nevoa_stack.processes import port_open
 from nevoa_stack.services import HOST
 from nevoa_stack.stack import LocalStack
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "or SIGTERM, restarting any process that dies.")
     run.add_argument("--regions", default=env("REGIONS", "r1,r2"),
                      help="comma-separated region ids (env NEVOA_REGIONS; default %(default)s)")
+    run.add_argument("--timezone", default=env("TIMEZONE", DEFAULT_TIMEZONE),
+                     help="the utility's IANA time zone, given to every fog node and the "
+                     "cloud (env NEVOA_TIMEZONE; default %(default)s)")
     run.add_argument("--meters-per-region", type=int, default=env_int("METERS_PER_REGION", 100),
                      help="demo meters per region (env NEVOA_METERS_PER_REGION; "
                      "default %(default)s)")
@@ -105,7 +109,8 @@ def run(a: argparse.Namespace) -> int:
             shutil.rmtree(workdir / region, ignore_errors=True)
         shutil.rmtree(workdir / "logs", ignore_errors=True)
     stop = stop_event_on_signals()
-    stack = LocalStack(workdir, regions, cloud_port=a.cloud_port, tls=a.tls)
+    stack = LocalStack(workdir, regions, cloud_port=a.cloud_port, tls=a.tls,
+                       timezone=a.timezone)
     try:
         for region in regions:
             log.info("starting region %s (mosquitto, redis, fog node)", region)
