@@ -1,0 +1,5 @@
+import sys
+
+from nevoa_chaos.cli import main
+
+sys.exit(main())
