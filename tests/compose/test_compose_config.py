@@ -56,13 +56,21 @@ def test_only_the_cloud_api_is_published_on_loopback(config: dict[str, Any]) -> 
     assert (port["host_ip"], port["target"]) == ("127.0.0.1", 8000)
 
 
-def test_each_region_is_isolated_on_its_own_internal_network(config: dict[str, Any]) -> None:
+def test_each_region_is_isolated_and_meters_reach_only_their_broker(
+        config: dict[str, Any]) -> None:
     services = config["services"]
     for region in REGIONS:
-        assert config["networks"][f"region-{region}"].get("internal") is True
-        for role in ("mqtt", "redis", "meter"):
-            assert set(services[f"{role}-{region}"]["networks"]) == {f"region-{region}"}
+        for network in (f"region-{region}", f"field-{region}"):
+            assert config["networks"][network].get("internal") is True
+        # meters share a network with their broker only: not Redis, not the fog node
+        assert set(services[f"meter-{region}"]["networks"]) == {f"field-{region}"}
+        assert set(services[f"mqtt-{region}"]["networks"]) == {f"field-{region}",
+                                                               f"region-{region}"}
+        assert set(services[f"redis-{region}"]["networks"]) == {f"region-{region}"}
         assert set(services[f"fog-{region}"]["networks"]) == {f"region-{region}", "core"}
+        on_field = {name for name, s in services.items()
+                    if f"field-{region}" in s.get("networks", {})}
+        assert on_field == {f"meter-{region}", f"mqtt-{region}"}
     assert set(services["cloud"]["networks"]) == {"core"}
 
 
