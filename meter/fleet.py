@@ -8,7 +8,9 @@ random point of its interval, so a fleet never publishes in lock step.
 
 A reading goes straight to its connection when the meter has no backlog and the
 connection can take it (connected, window not full); otherwise it joins the meter's
-backlog (:mod:`meter.journal`), which is sent in order, many readings per pack.
+backlog (:mod:`meter.journal`), which is sent in order, many readings per pack. Either
+way it is first written ahead (:meth:`meter.journal.Journal.write_ahead`, one write and
+one flush per batch of readings made), so a ``kill -9`` before its PUBACK loses nothing.
 
 Once acknowledged, a pack stays in the replay window (:mod:`meter.replay`) for a while:
 after a *re*connect, what the connection's meters had acknowledged in the window goes
@@ -135,20 +137,29 @@ class Fleet:
         done = 0
         now = time.monotonic()
         due_heap, next_due = self._due, self._next_due
+        made: list[tuple[int, Reading]] = []
+        read: list[int] = []
         while due_heap and due_heap[0][0] <= sim_now and done < budget:
             due, i = heapq.heappop(due_heap)
             if due != next_due[i]:
                 continue  # superseded by a new interval
             m = self.meters[i]
             reading = m.read(due)
-            if self.state is not None:
-                self.state.save(i, m)  # before it leaves: seq is never used twice
+            read.append(i)
             if reading is not None:
-                self.counters.produced += 1
-                self._route(i, reading, now)
+                made.append((i, reading))
             next_due[i] = due + m.interval
             heapq.heappush(due_heap, (next_due[i], i))
             done += 1
+        # on disk before anything may leave or wait in memory (a kill -9 loses none of
+        # them), then the seqs: never used twice
+        self.journal.write_ahead(made)
+        if self.state is not None:
+            for i in read:
+                self.state.save(i, self.meters[i])
+        self.counters.produced += len(made)
+        for i, reading in made:
+            self._route(i, reading, now)
         return done
 
     # -- routing -----------------------------------------------------------------------

@@ -29,9 +29,26 @@ SenML pack, before any newer reading of that meter.
   half second; beyond it the oldest 10 % are discarded and counted as dropped. A register
   is cumulative, so the next reading delivered still carries all the consumption: only
   the detail of the dropped periods is lost, and the fog sees a gap in ``seq``.
-* **Crashes.** ``kill -9`` loses what was still in memory (at most the last
-  :data:`SPILL_SECONDS` of an outage), like the packs in flight (and the replay window,
-  which is memory only while running). Nothing else.
+* **Write-ahead.** Every reading the fleet makes is appended to ``wal-*.log`` (same
+  line format) *before* it is sent live or joins a backlog in memory: one buffered write
+  per reading, one flush per batch of readings (:meth:`Journal.write_ahead`). A reading
+  stays *open* (its line kept in memory) until it is acknowledged, spilled to a segment
+  or dropped by the bound. Once the file holds :data:`WAL_COMPACT_READINGS` lines (and
+  twice the open ones), a new file takes the open lines and the old one is deleted: a
+  kill -9 replays at most that many readings already acknowledged or on disk. A clean
+  stop deletes it.
+* **Crashes.** After a ``kill -9`` the next start moves the write-ahead readings that
+  are not on disk in a segment into the journal: a meter's readings older than all its
+  lines on disk into a front segment, the others into a back segment, each in seq order
+  (a reading sent from memory between two stretches of the same meter's backlog - rare -
+  comes out of order; the fog stores by (meter, seq)). Each is sent alone, with the time
+  the fog decoded from the pack it went in, if it did (``@`` lines note those packs):
+  the same reading, not a rounding error away. Segments replayed but not fully
+  acknowledged are replayed again; a line whose copy waits or is in flight is skipped,
+  and a pack's seqs always strictly increase (the fog rejects a pack whole otherwise, once
+  the broker has acknowledged it). So a kill -9 loses nothing produced; it costs
+  duplicates (counted by the fog). The replay window stays memory only while running:
+  a broker crash *and* a meter kill -9 within the window may still lose.
 """
 
 from __future__ import annotations
@@ -39,6 +56,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -50,6 +68,8 @@ from nevoa_core.senml import Reading
 log = logging.getLogger("nevoa.meter.journal")
 
 WINDOW_FILE = "window.log"
+SINGLE = "1"  # a 6th field of a recovered line: sent alone (as it may have been sent)
+WAL_COMPACT_READINGS = 5_000  # lines in a write-ahead file before it is compacted, at least
 SPILL_READINGS = 50
 SPILL_SECONDS = 5.0
 DROP_FRACTION = 0.1
@@ -62,6 +82,10 @@ FIRST_SEGMENT = 1_000_000_000
 
 def _segment_name(number: int) -> str:
     return f"seg-{number:012d}.log"
+
+
+def _wal_name(number: int) -> str:
+    return f"wal-{number:012d}.log"
 
 
 class Journal:
@@ -93,32 +117,110 @@ class Journal:
         self._finished: set[int] = set()  # fully read, waiting for acknowledgements
         self._reader: TextIO | None = None
         self._carrying: set[int] = set()
+        self._single: set[tuple[int, int]] = set()  # recovered readings sent alone
         self._carry_to = 0
         self._last_pass = -PASS_PATIENCE
+        self._wal: TextIO | None = None
+        self._wal_lines = 0  # lines in the current write-ahead file
+        self._wal_of: dict[tuple[int, int], str] = {}  # open readings -> their lines
+        ahead, ahead_files = self._read_ahead()
         existing = sorted(int(p.stem[4:]) for p in directory.glob("seg-*.log"))
-        self._scan(existing)
+        lowest = self._scan(existing, ahead)
+        existing = self._recover(existing, ahead, lowest)
+        for path in ahead_files:
+            path.unlink()
+        self._wal_number = int(ahead_files[-1].stem[4:]) if ahead_files else 0
         self._older = existing
         self._write_to = (existing[-1] + 1) if existing else FIRST_SEGMENT
         self._writer: TextIO | None = None
+        for i in list(self.on_disk):
+            self._enforce(i)
         self._load_window()
 
     # -- counting ----------------------------------------------------------------------
-    def _scan(self, segments: list[int]) -> None:
-        """Count what an earlier run left on disk, per meter."""
+    def _read_ahead(self) -> tuple[dict[int, dict[int, str]], list[Path]]:
+        """The write-ahead files a killed run left: meter -> seq -> line."""
+        files = sorted(self.directory.glob("wal-*.log"))
+        ahead: dict[int, dict[int, str]] = {}
+        packs: list[tuple[int, float, int, int]] = []  # meter, bt, first and last seq
+        for path in files:
+            with open(path) as f:
+                for line in f:
+                    parts = line.split(" ")
+                    if parts[0] == "@":
+                        if len(parts) == 5 and line.endswith("\n"):
+                            i = self.index.get(parts[1])
+                            if i is not None:
+                                packs.append((i, float(parts[2]), int(parts[3]),
+                                              int(parts[4])))
+                        continue
+                    if len(parts) != 5 or not line.endswith("\n") or not parts[1].isdigit():
+                        continue  # a line cut by the kill: never sent
+                    i = self.index.get(parts[0])
+                    if i is not None:
+                        ahead.setdefault(i, {})[int(parts[1])] = line
+        for i, bt, first, last in packs:  # the times the fog decoded from those packs
+            lines = ahead.get(i, {})
+            for seq in range(first, last + 1):
+                if seq in lines:
+                    r = parse_line(lines[seq], self.kinds[i])
+                    lines[seq] = format_line(self.ids[i], replace(
+                        r, time=bt + round(r.time - bt, 3)))
+        return ahead, files
+
+    def _scan(self, segments: list[int], ahead: dict[int, dict[int, str]]) -> dict[int, int]:
+        """Count what an earlier run left on disk, per meter; forget the write-ahead
+        readings found there. The lowest seq on disk of each meter of ``ahead``."""
         foreign = 0
+        lowest: dict[int, int] = {}
         for number in segments:
             with open(self.directory / _segment_name(number)) as f:
                 for line in f:
-                    i = self.index.get(line.split(" ", 1)[0])
+                    parts = line.split(" ", 2)
+                    i = self.index.get(parts[0])
                     if i is None:
                         foreign += 1
-                    else:
-                        self.on_disk[i] = self.on_disk.get(i, 0) + 1
+                        continue
+                    self.on_disk[i] = self.on_disk.get(i, 0) + 1
+                    mine = ahead.get(i)
+                    if mine is not None and len(parts) > 1 and parts[1].isdigit():
+                        seq = int(parts[1])
+                        mine.pop(seq, None)
+                        if seq < lowest.get(i, seq + 1):
+                            lowest[i] = seq
         if foreign:
             log.warning("%d buffered readings belong to meters outside this fleet: "
                         "they will be discarded", foreign)
-        for i in list(self.on_disk):
-            self._enforce(i)
+        return lowest
+
+    def _recover(self, segments: list[int], ahead: dict[int, dict[int, str]],
+                 lowest: dict[int, int]) -> list[int]:
+        """Write-ahead readings of a killed run that are not on disk join the journal:
+        older than all of their meter's lines on disk in front, the others behind."""
+        front: list[str] = []
+        back: list[str] = []
+        for i, lines in sorted(ahead.items()):
+            low = lowest.get(i)
+            for seq in sorted(lines):
+                line = f"{lines[seq][:-1]} {SINGLE}\n"  # sent alone, as it may have been
+                (front if low is None or seq < low else back).append(line)
+            if lines:
+                self.on_disk[i] = self.on_disk.get(i, 0) + len(lines)
+        if front or back:
+            log.info("%d readings of a run that did not stop cleanly recovered from the "
+                     "write-ahead files", len(front) + len(back))
+        segments = list(segments)
+        if front:
+            number = (segments[0] if segments else FIRST_SEGMENT) - 1
+            with open(self.directory / _segment_name(number), "w") as f:
+                f.writelines(front)
+            segments.insert(0, number)
+        if back:
+            number = (segments[-1] if segments else FIRST_SEGMENT) + 1
+            with open(self.directory / _segment_name(number), "w") as f:
+                f.writelines(back)
+            segments.append(number)
+        return segments
 
     def _load_window(self) -> None:
         """The replay window of the last clean stop goes in front of everything."""
@@ -154,6 +256,40 @@ class Journal:
         if i not in self.sendable:
             self.sendable.add(i)
             self.on_sendable(i)
+
+    # -- write-ahead -------------------------------------------------------------------
+    def write_ahead(self, readings: Sequence[tuple[int, Reading]]) -> None:
+        """New readings ``(meter, reading)`` reach the write-ahead file (written, not
+        fsynced: a process kill loses none of them) before they are sent or wait."""
+        if not readings:
+            return
+        if self._wal is None or self._wal_lines >= max(WAL_COMPACT_READINGS,
+                                                       2 * len(self._wal_of)):
+            self._compact_ahead()
+        assert self._wal is not None
+        ids, wal_of = self.ids, self._wal_of
+        lines = [format_line(ids[i], r) for i, r in readings]
+        self._wal.write("".join(lines))
+        self._wal.flush()
+        for (i, r), line in zip(readings, lines, strict=True):
+            wal_of[(i, r.seq)] = line
+        self._wal_lines += len(lines)
+
+    def _compact_ahead(self) -> None:
+        """A new write-ahead file holding only the readings still open; the old goes."""
+        old = self._wal
+        self._wal_number += 1
+        self._wal = open(self.directory / _wal_name(self._wal_number), "w")  # noqa: SIM115
+        self._wal.write("".join(self._wal_of.values()))
+        self._wal.flush()
+        self._wal_lines = len(self._wal_of)
+        if old is not None:
+            old.close()
+            (self.directory / _wal_name(self._wal_number - 1)).unlink(missing_ok=True)
+
+    def _settled(self, i: int, seq: int) -> None:
+        """Reading ``seq`` of meter ``i`` needs its write-ahead line no more."""
+        self._wal_of.pop((i, seq), None)
 
     # -- in and out --------------------------------------------------------------------
     def add(self, i: int, reading: Reading, now: float) -> None:
@@ -192,13 +328,23 @@ class Journal:
         out: list[Reading] = []
         ready = self.ready.get(i)
         if ready:
+            single = self._single
             while ready and len(out) < n:
+                if out and ready[0].seq <= out[-1].seq:
+                    break  # a pack's seqs strictly increase, or the fog rejects it whole
+                if single and (i, ready[0].seq) in single:
+                    if out:
+                        break  # it goes alone, as it went before the kill
+                    single.discard((i, ready[0].seq))
+                    out.append(ready.popleft())
+                    break
                 out.append(ready.popleft())
             self._ready_total -= len(out)
             if not ready:
                 del self.ready[i]
         tail = self.memory.get(i)
-        if len(out) < n and tail and i not in self.on_disk and i not in self.ready:
+        if len(out) < n and tail and i not in self.on_disk and i not in self.ready \
+                and (not out or tail[0].seq > out[-1].seq):
             more = n - len(out)
             out.extend(tail[:more])
             del tail[:more]
@@ -206,7 +352,25 @@ class Journal:
                 del self.memory[i], self._since[i]
         if not (i in self.ready or (i in self.memory and i not in self.on_disk)):
             self.sendable.discard(i)
+        if len(out) > 1 and self._wal_of:
+            self._note_pack(i, out)
         return out
+
+    def _note_pack(self, i: int, pack: list[Reading]) -> None:
+        """The fog decodes a reading of a pack at ``bt + round(time - bt, 3)``: for the
+        write-ahead readings of this pack, that time is noted (before it is sent), so
+        that after a kill -9 they go again as the fog may have stored them."""
+        bt, wal_of = pack[0].time, self._wal_of
+        moved = [r for r in pack[1:] if (i, r.seq) in wal_of
+                 and bt + round(r.time - bt, 3) != r.time]
+        if not moved or self._wal is None:
+            return
+        for r in moved:
+            wal_of[(i, r.seq)] = format_line(self.ids[i], replace(
+                r, time=bt + round(r.time - bt, 3)))
+        self._wal.write(f"@ {self.ids[i]} {bt!r} {moved[0].seq} {moved[-1].seq}\n")
+        self._wal.flush()
+        self._wal_lines += 1
 
     # -- housekeeping ------------------------------------------------------------------
     def tick(self, now: float, connected: Callable[[int], bool], budget: int = 20_000) -> None:
@@ -227,8 +391,9 @@ class Journal:
         if not meters:
             return
         lines: list[str] = []
+        spilled: dict[int, list[Reading]] = {}
         for i in meters:
-            tail = self.memory.pop(i)
+            tail = spilled[i] = self.memory.pop(i)
             del self._since[i]
             lines.extend(format_line(self.ids[i], r) for r in tail)
             self.on_disk[i] = self.on_disk.get(i, 0) + len(tail)
@@ -237,6 +402,10 @@ class Journal:
         writer = self._open_writer()
         writer.writelines(lines)
         writer.flush()
+        if self._wal_of:
+            for i in meters:
+                for r in spilled[i]:
+                    self._settled(i, r.seq)
 
     def _open_writer(self) -> TextIO:
         if self._writer is None:
@@ -253,7 +422,7 @@ class Journal:
         self.dropped += drop
         ready = self.ready.get(i)
         while ready and drop:
-            ready.popleft()
+            self._single.discard((i, ready.popleft().seq))
             self._ready_total -= 1
             drop -= 1
         if ready is not None and not ready:
@@ -264,7 +433,10 @@ class Journal:
             self._skip[i] = self._skip.get(i, 0) + from_disk
             drop -= from_disk
         if drop:
-            del self.memory[i][:drop]
+            tail = self.memory[i]
+            for r in tail[:drop]:
+                self._settled(i, r.seq)
+            del tail[:drop]
 
     def _should_start_pass(self, now: float, connected: Callable[[int], bool]) -> bool:
         if not self.on_disk or now - self._last_pass < PASS_EVERY:
@@ -315,7 +487,7 @@ class Journal:
 
     def _replay_line(self, line: str, connected: Callable[[int], bool],
                      carried: list[str]) -> None:
-        meter_id, seq, time, register, rate = line.split()
+        meter_id, seq, time, register, rate, *single = line.split()
         i = self.index.get(meter_id)
         if i is None:
             return  # another fleet's meter
@@ -323,6 +495,9 @@ class Journal:
             self._skip[i] -= 1
             if not self._skip[i]:
                 del self._skip[i]
+            self._left_disk(i)
+            return
+        if (i, int(seq)) in self._read_from:  # a copy (a killed run's) waits or is in flight
             self._left_disk(i)
             return
         ready = self.ready.get(i)
@@ -334,6 +509,8 @@ class Journal:
             ready = self.ready[i] = deque()
         ready.append(Reading(meter_id, int(seq), float(time), self.kinds[i], float(register),
                              None if rate == "-" else float(rate)))
+        if single:
+            self._single.add((i, int(seq)))
         assert self._pass is not None
         self._read_from[(i, int(seq))] = self._pass[0]
         self._outstanding[self._pass[0]] += 1
@@ -352,7 +529,10 @@ class Journal:
 
     def acknowledged(self, i: int, readings: Sequence[Reading]) -> None:
         """The broker acknowledged these readings of meter ``i``: the segments they were
-        replayed from may go."""
+        replayed from, and their write-ahead lines, may go."""
+        if self._wal_of:
+            for r in readings:
+                self._settled(i, r.seq)
         if not self._read_from:
             return
         for r in readings:
@@ -370,6 +550,10 @@ class Journal:
             del self.on_disk[i]
             if i in self.memory:
                 self._mark_sendable(i)
+
+    def _line(self, i: int, r: Reading) -> str:
+        line = format_line(self.ids[i], r)
+        return f"{line[:-1]} {SINGLE}\n" if (i, r.seq) in self._single else line
 
     def _append_carried(self, carried: list[str]) -> None:
         if carried:
@@ -399,7 +583,7 @@ class Journal:
         for i in sorted(set(unacknowledged) | set(self.ready)):
             readings = sorted(unacknowledged.get(i, []), key=lambda r: r.seq)
             readings += list(self.ready.pop(i, ()))
-            first.extend(format_line(self.ids[i], r) for r in readings)
+            first.extend(self._line(i, r) for r in readings)
             self.on_disk[i] = self.on_disk.get(i, 0) + len(readings)
         if first:
             numbers = [int(p.stem[4:]) for p in self.directory.glob("seg-*.log")]
@@ -412,11 +596,19 @@ class Journal:
         self._finished.clear()
         self._outstanding.clear()
         self._read_from.clear()
+        self._single.clear()
         self._spill(list(self.memory))
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._ready_total = 0
+        # everything not acknowledged is in a segment now
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
+        for path in self.directory.glob("wal-*.log"):
+            path.unlink()
+        self._wal_of.clear()
 
     def _save_window(self, window: dict[int, Packs]) -> None:
         path = self.directory / WINDOW_FILE

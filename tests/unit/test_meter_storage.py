@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
+
+from meter import journal as journal_module
+from meter.connection import Pack
+from meter.fleet import Fleet
 from meter.journal import PASS_EVERY, Journal
 from meter.model import SimulatedMeter
 from meter.obey import RecentCommands
 from meter.physics import Tendency
+from meter.replay import ReplayWindow
 from meter.state import CommandLog, MeterStateFile
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
@@ -36,6 +43,13 @@ def drain(j: Journal, i: int, now: float = 1000.0) -> list[Reading]:
         if not j.has(i):
             return out
     raise AssertionError("the backlog never drained")
+
+
+def killed(j: Journal) -> None:
+    """A kill -9: the OS closes the files (what was written is in them); nothing else."""
+    for f in (j._wal, j._writer, j._reader):
+        if f is not None:
+            f.close()
 
 
 def test_a_short_wait_stays_in_memory(tmp_path: Path) -> None:
@@ -208,3 +222,118 @@ def test_command_ids_persist(tmp_path: Path) -> None:
     log.save()
     recent: RecentCommands = CommandLog(tmp_path / "commands.json").recent("r1-e000001")
     assert "c-1" in recent and "c-2" not in recent
+
+
+# -- a kill -9 of the whole process: the write-ahead files ----------------------------------
+class Outlet:
+    def __init__(self) -> None:
+        self.connected = True
+        self.inflight: list[Pack] = []
+
+    def can_send(self) -> bool:
+        return self.connected and len(self.inflight) < 10
+
+    def send(self, topic: str, payload: bytes, pack: Pack) -> None:
+        self.inflight.append(pack)
+
+    def send_untracked(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
+        pass
+
+
+def fleet_of_two(path: Path) -> tuple[Fleet, list[Outlet]]:
+    meters = [SimulatedMeter(m, Kind.ELECTRICITY, interval=1.0) for m in IDS]
+    f = Fleet("r1", meters, journal(path), replay=ReplayWindow(0.0))
+    outlets = [Outlet(), Outlet()]
+    f.connect(outlets)
+    f.schedule(0.0)
+    return f, outlets
+
+
+def test_a_kill_9_loses_no_reading_in_flight_or_in_memory(tmp_path: Path) -> None:
+    """Whatever was produced and not acknowledged comes back after a kill -9: readings
+    sent live and in flight, readings waiting in memory (not yet spilled), readings sent
+    from memory - in seq order per meter."""
+    f, outlets = fleet_of_two(tmp_path)
+    f.produce_due(5.5, 100)  # 1..5 (or 6) of each meter sent live
+    for _ in range(3):
+        f.acknowledged(outlets[0].inflight.pop(0))  # meter 0's first three acknowledged
+    outlets[1].connected = False
+    f.produce_due(8.5, 100)  # meter 0 fills its window; meter 1 waits in memory
+    assert f.journal.memory and not list(tmp_path.glob("seg-*"))
+    produced = [m.seq for m in f.meters]
+    acked = {1, 2, 3}
+    killed(f.journal)  # kill -9: nothing closed, a new journal on the same directory
+    again = journal(tmp_path)
+    sent_0, sent_1 = drain(again, 0), drain(again, 1)
+    assert [r.seq for r in sent_1] == list(range(1, produced[1] + 1))
+    assert {r.seq for r in sent_0} | acked == set(range(1, produced[0] + 1))
+    seqs_0 = [r.seq for r in sent_0]
+    assert seqs_0 == sorted(set(seqs_0)), "in seq order (acknowledged ones may come again)"
+
+
+def test_a_kill_9_after_a_spill_keeps_the_order_disk_then_memory(tmp_path: Path) -> None:
+    f, outlets = fleet_of_two(tmp_path)
+    outlets[0].connected = outlets[1].connected = False
+    base = time.monotonic()  # the fleet's clock for spilling
+    for t in range(1, 13):  # an outage of 12 s: spilled every SPILL_SECONDS
+        f.produce_due(float(t), 100)
+        f.tend_backlogs(base + t)
+    f.produce_due(14.0, 100)  # the newest wait in memory
+    assert list(tmp_path.glob("seg-*")) and f.journal.memory
+    produced = [m.seq for m in f.meters]
+    killed(f.journal)
+    again = journal(tmp_path)
+    assert [r.seq for r in drain(again, 0)] == list(range(1, produced[0] + 1))
+    assert [r.seq for r in drain(again, 1)] == list(range(1, produced[1] + 1))
+
+
+def test_acknowledged_and_cleanly_stopped_readings_leave_no_write_ahead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journal_module, "WAL_COMPACT_READINGS", 10)
+    f, outlets = fleet_of_two(tmp_path)
+    f.produce_due(20.5, 1000)  # windows of 10: the rest waits in memory
+    while any(o.inflight for o in outlets):
+        for o in outlets:
+            while o.inflight:
+                f.acknowledged(o.inflight.pop(0))
+        f.flush_backlogs(100)
+    assert not f.journal._wal_of, "nothing open"
+    f.produce_due(21.5, 1000)  # the file is compacted first: the acknowledged go
+    after_kill = journal(tmp_path)
+    assert [r.seq for r in drain(after_kill, 0)] == [f.meters[0].seq], \
+        "after a kill -9, only what was not acknowledged"
+    killed(after_kill)
+    f.produce_due(25.5, 1000)  # in flight at a clean stop
+    in_flight = [p for o in outlets for p in o.inflight]
+    f.close_backlogs(in_flight)
+    assert not list(tmp_path.glob("wal-*")), "a clean stop leaves segments only"
+    again = journal(tmp_path)
+    assert {r.seq for r in drain(again, 0)} == {r.seq for p in in_flight if p.meter == 0
+                                                 for r in p.readings}
+
+
+def test_after_a_kill_9_in_a_pass_a_pack_never_repeats_a_seq(tmp_path: Path) -> None:
+    """A kill -9 during a pass leaves lines both in the segment being read (kept until
+    acknowledged) and in the segment they were carried to: the next run must not put
+    both copies in one pack - the fog rejects a pack whose seqs do not strictly increase,
+    whole, after the broker acknowledged it."""
+    j = journal(tmp_path)
+    for seq in range(1, 61):
+        j.add(0, reading(seq), now=0.0)
+        j.add(1, reading(seq, "r1-e000002"), now=0.0)
+    j.tick(0.0, lambda _m: False)  # both on disk
+    up = {0: True, 1: False}
+    j.tick(100.0, lambda m: up[m])  # meter 0 replays (not acknowledged), 1 is carried
+    assert j.take(0, 100) and j.on_disk == {1: 60}
+    killed(j)
+    again = journal(tmp_path)
+    assert again.count(1) == 120, "both copies on disk"
+    packs: list[list[int]] = []
+    now = 1000.0
+    for _ in range(10):
+        again.tick(now, lambda _m: True)
+        now += PASS_EVERY
+        while batch := again.take(1, 1000):
+            packs.append([r.seq for r in batch])
+    assert all(p == sorted(set(p)) for p in packs), packs
+    assert sorted({s for p in packs for s in p}) == list(range(1, 61))
