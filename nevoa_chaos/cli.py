@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.list:
         print("\n".join(f"{d.name:<28} {d.summary}" for d in DRILLS.values()))
         return 0
-    names = [n.strip() for arg in a.drill for n in arg.split(",") if n.strip()] or list(DRILLS)
+    names = [n.strip() for arg in a.drill for n in arg.split(",") if n.strip()] or [
+        d.name for d in DRILLS.values() if d.default]
     unknown = [n for n in names if n not in DRILLS]
     if unknown:
         p.error(f"unknown drill(s) {', '.join(unknown)}; --list shows them")

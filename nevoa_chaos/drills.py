@@ -22,6 +22,7 @@ class Drill:
     name: str
     summary: str
     run: Callable[[DrillOptions], DrillResult]
+    default: bool = True  # in the suite; False: only when named (--drill)
 
 
 def _stream(name: str, fault: FaultFunction, profile: BrokerProfile = BrokerProfile.DEV,
@@ -61,12 +62,15 @@ DRILLS: dict[str, Drill] = {d.name: d for d in [
                   per_meter_connections=True)),
     Drill("poison-pack", "hostile packs of another meter inside a busy stream",
           _stream("poison-pack", hostile.poison_pack)),
-    Drill("session-takeover", "another client connects with the fog's client id mid-stream",
-          _stream("session-takeover", hostile.session_takeover)),
-    Drill("session-takeover-compose",
-          "the same on the compose broker's accounts and ACLs; the impostor has a meter's",
-          _stream("session-takeover-compose", hostile.session_takeover,
+    Drill("session-takeover",
+          "a meter's account asks for the fog's client id mid-stream (compose accounts, ACLs)",
+          _stream("session-takeover", hostile.session_takeover,
                   profile=BrokerProfile.COMPOSE, accounts=True)),
+    # Not in the suite: the dev broker has no accounts, so no meter can reach it, and any
+    # local process is trusted; this shows what an anonymous broker allows (it loses).
+    Drill("session-takeover-anonymous",
+          "an anonymous client takes the fog's client id on the dev broker (only when named)",
+          _stream("session-takeover-anonymous", hostile.session_takeover), default=False),
 ]}
 
 def quick(options: DrillOptions) -> DrillOptions:

@@ -8,7 +8,10 @@
 * **session-takeover**: a client connects with the fog node's client id
   ``nevoa-fog-<region>`` (clean session, subscribed to the region's readings at QoS 1, as
   ``mosquitto_sub -i nevoa-fog-r1 -q 1`` would) while readings flow, until the fog node
-  takes the id back. Nothing acknowledged may be lost.
+  takes the id back. Nothing acknowledged may be lost. On the compose broker the impostor
+  logs in with a meter's account, and the broker binds client ids to usernames;
+  ``session-takeover-anonymous`` (only when named) does it on the dev broker, which has
+  no accounts at all and loses what the impostor received.
 """
 
 from __future__ import annotations
