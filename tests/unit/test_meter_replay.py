@@ -15,7 +15,7 @@ import pytest
 from meter.connection import BrokerSettings, Connection, Events, Identity, Pack
 from meter.fleet import Fleet
 from meter.ioloop import IoLoop
-from meter.journal import PASS_EVERY, WINDOW_FILE, Journal
+from meter.journal import WINDOW_FILE, Journal
 from meter.model import SimulatedMeter
 from meter.progress import Progress
 from meter.replay import ReplayWindow
@@ -24,6 +24,7 @@ from meter.simclock import SimClock
 from nevoa_core import topics
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading, decode_pack, encode_pack
+from tests.unit.journal_support import drain
 
 IDS = ["r1-e000001", "r1-e000002", "r1-e000003"]
 
@@ -102,18 +103,6 @@ def test_a_window_of_zero_keeps_nothing() -> None:
 # -- the backlog's front ------------------------------------------------------------------
 def journal(path: Path) -> Journal:
     return Journal(path, 10_000, IDS, [Kind.ELECTRICITY] * len(IDS))
-
-
-def drain(j: Journal, i: int, now: float = 1000.0) -> list[Reading]:
-    out: list[Reading] = []
-    for _ in range(100):
-        j.tick(now, lambda _m: True)
-        now += PASS_EVERY
-        while batch := j.take(i, 7):
-            out.extend(batch)
-        if not j.has(i):
-            return out
-    raise AssertionError("the backlog never drained")
 
 
 def test_put_back_readings_go_before_the_disk_and_memory(tmp_path: Path) -> None:

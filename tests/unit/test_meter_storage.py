@@ -20,6 +20,7 @@ from meter.replay import ReplayWindow
 from meter.state import CommandLog, MeterStateFile
 from nevoa_core.kinds import Kind
 from nevoa_core.senml import Reading
+from tests.unit.journal_support import drain
 
 IDS = ["r1-e000001", "r1-e000002"]
 
@@ -30,19 +31,6 @@ def reading(seq: int, meter: str = "r1-e000001", rate: float | None = 1.5) -> Re
 
 def journal(path: Path, limit: int = 10_000) -> Journal:
     return Journal(path, limit, IDS, [Kind.ELECTRICITY] * 2)
-
-
-def drain(j: Journal, i: int, now: float = 1000.0) -> list[Reading]:
-    """Everything meter ``i`` would send, connected, replay passes included."""
-    out: list[Reading] = []
-    for _ in range(100):
-        j.tick(now, lambda _m: True)
-        now += PASS_EVERY
-        while batch := j.take(i, 7):
-            out.extend(batch)
-        if not j.has(i):
-            return out
-    raise AssertionError("the backlog never drained")
 
 
 def killed(j: Journal) -> None:
