@@ -8,7 +8,7 @@ import logging
 import ssl
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 from meter.assemble import build
@@ -17,6 +17,7 @@ from meter.connection import PLAIN_PORT, TLS_PORT, tls_context
 from meter.provisioning import fleet_rows, write_export
 from meter.spec import SpecError, parse_fault, parse_tendency_mix, parse_tendency_override
 from nevoa_adapters.cli import add_logging_flag, env, env_int, setup_logging, stop_event_on_signals
+from nevoa_core.clock import parse_instant
 from nevoa_core.fleet_naming import WATER_FIRST_INDEX, region_number
 from nevoa_core.ids import InvalidId, check_id, meter_id
 from nevoa_core.kinds import Kind
@@ -45,16 +46,9 @@ def _float_env(name: str, default: float | None) -> float | None:
 def parse_start(text: str) -> float:
     """Epoch seconds or an ISO 8601 date/time (UTC unless it says otherwise)."""
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--start {text!r} is neither epoch seconds nor an ISO date") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        return parse_instant(text, UTC)
+    except ValueError as exc:
+        raise ValueError(f"--start: {exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
