@@ -9,6 +9,7 @@ lifted, the stopped process continued, the dropped connections free to reconnect
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from nevoa_chaos.drill import StreamRun
 
@@ -80,32 +81,29 @@ def broker_kill_9(run: StreamRun) -> None:
     run.notes.append(f"{kills} x kill -9 of Mosquitto (autosave_interval {autosave:g} s)")
 
 
-def broker_sigstop(run: StreamRun) -> None:
+def _sigstop(run: StreamRun, fault_name: str, who: str, pause: Callable[[], None],
+             resume: Callable[[], None]) -> None:
+    """Stop a process (SIGSTOP) for the fault's length while readings flow, then go on."""
     seconds = run.options.fault_seconds or 60.0
     run.wait_acked(0.25)
     run.wait_fog_storing()
-    fault = run.monitor.begin("SIGSTOP broker")
-    run.stack.broker.pause()
-    run.say(f"Mosquitto stopped (SIGSTOP) for {seconds:g}s")
+    fault = run.monitor.begin(fault_name)
+    pause()
+    run.say(f"{who} stopped (SIGSTOP) for {seconds:g}s")
     time.sleep(seconds)
     run.monitor.end(fault)
-    run.stack.broker.resume()
-    run.say("Mosquitto continued (SIGCONT)")
-    run.notes.append(f"Mosquitto stopped {seconds:g}s")
+    resume()
+    run.say(f"{who} continued (SIGCONT)")
+    run.notes.append(f"{who} stopped {seconds:g}s")
+
+
+def broker_sigstop(run: StreamRun) -> None:
+    _sigstop(run, "SIGSTOP broker", "Mosquitto", run.stack.broker.pause,
+             run.stack.broker.resume)
 
 
 def fog_sigstop(run: StreamRun) -> None:
-    seconds = run.options.fault_seconds or 60.0
-    run.wait_acked(0.25)
-    run.wait_fog_storing()
-    fault = run.monitor.begin("SIGSTOP fog")
-    run.stack.pause_fog()
-    run.say(f"fog node stopped (SIGSTOP) for {seconds:g}s")
-    time.sleep(seconds)
-    run.monitor.end(fault)
-    run.stack.resume_fog()
-    run.say("fog node continued (SIGCONT)")
-    run.notes.append(f"fog node stopped {seconds:g}s")
+    _sigstop(run, "SIGSTOP fog", "fog node", run.stack.pause_fog, run.stack.resume_fog)
 
 
 def reconnect_storm(run: StreamRun) -> None:
